@@ -1,0 +1,1 @@
+"""Settings, clock, errors: what every component may import."""

@@ -1,0 +1,226 @@
+"""The one settings model: environment variables from the specification plus a TOML file.
+
+Flat switches and URLs come from the environment (the specification's names, e.g.
+``PERFORMANCE_MONITORING_ENABLED``); structured parts (alert rules, monitor and forecast
+tuning, later services and tasks) come from the optional TOML file named by
+``PERFORMANCE_CONFIG_FILE``. A bad value raises :class:`ConfigError` naming the variable (or
+the file key) and the value, so ``perfpilot serve`` can exit with code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from perfpilot.core.errors import ConfigError
+
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class _FileModel(BaseModel):
+    """Config-file sections reject unknown keys: a typo must not silently do nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlertLevels(_FileModel):
+    """Warning and critical levels of one resource, in percent."""
+
+    warning: Percent
+    critical: Percent
+    # Seconds the value must stay above a level before the alert fires (Prometheus' `for`).
+    for_s: float = Field(default=60.0, ge=0)
+
+    @model_validator(mode="after")
+    def _warning_below_critical(self) -> AlertLevels:
+        if self.warning >= self.critical:
+            raise ValueError(
+                f"warning ({self.warning}) must be below critical ({self.critical})"
+            )
+        return self
+
+
+class AlertsConfig(_FileModel):
+    """`[alerts]`: the specification's levels (CPU 80/90, memory 85/95) and disk 85/95."""
+
+    cpu: AlertLevels = AlertLevels(warning=80, critical=90)
+    memory: AlertLevels = AlertLevels(warning=85, critical=95)
+    disk: AlertLevels = AlertLevels(warning=85, critical=95)
+    swap: AlertLevels = AlertLevels(warning=80, critical=95)
+    # The specification's `alert_cooldown`: no repeat of the same alert within this time.
+    alert_cooldown_s: float = Field(default=300.0, ge=0)
+    # A firing alert resolves only once the value is this many points below its level,
+    # so a value hovering at the threshold does not flap.
+    hysteresis_percent: float = Field(default=5.0, ge=0, le=50)
+
+
+class MonitorConfig(_FileModel):
+    """`[monitor]`: sampling and history."""
+
+    interval_s: float = Field(default=5.0, ge=0.2, le=3600)
+    history_hours: float = Field(default=24.0, gt=0, le=168)
+    rollup_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Mounts to watch; empty means every real (non-pseudo) filesystem psutil reports.
+    disk_mounts: tuple[str, ...] = ()
+    # Where cgroup v2 is mounted; a constructor parameter so tests pass real files.
+    cgroup_root: str = "/sys/fs/cgroup"
+
+
+class ForecastConfig(_FileModel):
+    """`[forecast]`: trend and seasonal models behind predictive alerts."""
+
+    horizon_min: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    trend_window_min: float = Field(default=60.0, ge=5, le=24 * 60)
+    min_r2: float = Field(default=0.8, ge=0, le=1)
+    min_points: int = Field(default=20, ge=3)
+    seasonal_refit_min: float = Field(default=60.0, ge=1)
+
+
+class OptimizationThresholds(_FileModel):
+    """`[thresholds]`: the Performance Optimizer's thresholds beyond the env-set ones."""
+
+    db_connections: int = Field(default=100, ge=1)
+    cache_hit_rate: float = Field(default=0.7, ge=0, le=1)
+    api_response_time: float = Field(default=1000.0, gt=0)
+
+
+class FileConfig(_FileModel):
+    """The whole TOML file."""
+
+    monitor: MonitorConfig = MonitorConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    forecast: ForecastConfig = ForecastConfig()
+    thresholds: OptimizationThresholds = OptimizationThresholds()
+
+
+
+class Settings(BaseSettings):
+    """Everything perfpilot is configured with. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, case_sensitive=True
+    )
+
+    monitoring_enabled: bool = Field(True, validation_alias="PERFORMANCE_MONITORING_ENABLED")
+    auto_optimize: bool = Field(False, validation_alias="PERFORMANCE_AUTO_OPTIMIZE")
+    auto_optimize_max_risk: RiskLevel = Field(
+        RiskLevel.LOW, validation_alias="PERFORMANCE_AUTO_OPTIMIZE_MAX_RISK"
+    )
+    scheduler_enabled: bool = Field(True, validation_alias="PERFORMANCE_SCHEDULER_ENABLED")
+    auto_scaling_enabled: bool = Field(False, validation_alias="AUTO_SCALING_ENABLED")
+    cpu_threshold: Percent = Field(75.0, validation_alias="PERFORMANCE_CPU_THRESHOLD")
+    memory_threshold: Percent = Field(80.0, validation_alias="PERFORMANCE_MEMORY_THRESHOLD")
+    disk_threshold: Percent = Field(85.0, validation_alias="PERFORMANCE_DISK_THRESHOLD")
+
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    store_url: str = Field("sqlite:///perfpilot.db", validation_alias="PERFORMANCE_STORE_URL")
+    api_token: SecretStr | None = Field(None, validation_alias="PERFORMANCE_API_TOKEN")
+    config_file: Path | None = Field(None, validation_alias="PERFORMANCE_CONFIG_FILE")
+    host: str = Field("127.0.0.1", validation_alias="PERFORMANCE_HOST")
+    port: int = Field(8000, ge=1, le=65535, validation_alias="PERFORMANCE_PORT")
+    log_level: str = Field("INFO", validation_alias="PERFORMANCE_LOG_LEVEL")
+    timezone: str | None = Field(None, validation_alias="PERFORMANCE_TIMEZONE")
+
+    file: FileConfig = FileConfig()
+
+    @property
+    def database_dsn(self) -> str:
+        """DATABASE_URL, or PostgreSQL's local default when unset."""
+        return self.database_url or "postgresql://postgres@127.0.0.1:5432/postgres"
+
+    @property
+    def redis_dsn(self) -> str:
+        """REDIS_URL, or Redis's local default when unset."""
+        return self.redis_url or "redis://127.0.0.1:6379/0"
+
+    @model_validator(mode="after")
+    def _log_level_known(self) -> Settings:
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {self.log_level!r}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+_ENV_NAMES: dict[str, str] = {
+    name: str(field.validation_alias)
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.validation_alias, str)
+}
+
+
+def read_config_file(path: Path) -> FileConfig:
+    """Parse and validate the TOML file; ConfigError names the key and value on failure."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"PERFORMANCE_CONFIG_FILE={path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"PERFORMANCE_CONFIG_FILE={path}: invalid TOML: {exc}") from exc
+    try:
+        return FileConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, prefix=f"{path}: ", env=None)) from exc
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from an environment mapping (default: os.environ) and its config file."""
+    env = dict(os.environ if environ is None else environ)
+    known = {alias: env[alias] for alias in _ENV_NAMES.values() if alias in env}
+    try:
+        settings = Settings.model_validate(known)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, prefix="", env=known)) from exc
+    if settings.config_file is None:
+        return settings
+    return settings.model_copy(update={"file": read_config_file(settings.config_file)})
+
+
+def _describe(exc: ValidationError, prefix: str, env: Mapping[str, str] | None) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"])
+        value = error.get("input")
+        if env is not None:
+            # Errors on an env-set field are reported by the variable's name and raw value.
+            name = _ENV_NAMES.get(loc, loc)
+            raw = env.get(name, value)
+            lines.append(f"{prefix}{name}={raw!r}: {error['msg']}")
+        else:
+            lines.append(f"{prefix}{loc}={value!r}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(lines)

@@ -1,0 +1,1 @@
+"""Resource Monitor: host sampling, 24 h history, rollups, alerts and forecasts."""
