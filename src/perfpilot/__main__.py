@@ -1,0 +1,5 @@
+"""`python -m perfpilot` runs the CLI."""
+
+from perfpilot.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Cache Optimizer: Redis usage, hot/cold/big keys, TTL strategy, compression, preloading."""

@@ -1,0 +1,1 @@
+"""Database Tuner: PostgreSQL workload, health checks, index and configuration advice."""

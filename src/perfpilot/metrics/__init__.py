@@ -1,0 +1,1 @@
+"""Prometheus exposition: the specification's metric names plus one family per component."""
