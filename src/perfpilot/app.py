@@ -62,7 +62,9 @@ def build_monitor(settings: Settings, store: Store, clock: Clock) -> ResourceMon
         sampler=HostSampler(clock, disk_mounts=cfg.disk_mounts, cgroup_root=cfg.cgroup_root),
         history=SeriesHistory(capacity),
         rollups=MinuteRollups(),
-        alerts=AlertEngine(settings.file.alerts, store),
+        alerts=AlertEngine(
+            settings.file.alerts, store, horizon_min=settings.file.forecast.horizon_min
+        ),
         forecaster=Forecaster(settings.file.forecast),
         store=store,
         lag_probe=LoopLagProbe(),
