@@ -16,7 +16,7 @@ from perfpilot.api.routes import health, metrics, performance
 from perfpilot.api.state import ServiceState
 from perfpilot.cache.connection import check_redis
 from perfpilot.core.clock import Clock, SystemClock
-from perfpilot.core.health import NotInstalled
+from perfpilot.core.health import HealthSource, NotInstalled
 from perfpilot.core.settings import Settings
 from perfpilot.core.watch import ConnectionWatch
 from perfpilot.database.connection import check_postgres
@@ -87,7 +87,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     monitor = build_monitor(settings, store, clock)
     registry = build_registry(monitor, monitor.parts.alerts)
     database = ConnectionWatch(
-        "database", _redact(settings.database_dsn), lambda: check_postgres(settings.database_dsn),
+        "database",
+        _redact(settings.database_dsn),
+        lambda: check_postgres(settings.database_dsn),
         clock,
     )
     cache = ConnectionWatch(
@@ -99,6 +101,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         return store.describe()
 
     store_watch = ConnectionWatch("store", store.describe(), check_store, clock)
+    sources: list[HealthSource] = [monitor, store_watch, database, cache]
+    sources += [NotInstalled(name) for name in _NOT_YET_INSTALLED]
     state = ServiceState(
         settings=settings,
         clock=clock,
@@ -107,8 +111,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         alerts=monitor.parts.alerts,
         store=store,
         registry=registry,
-        health_sources=[monitor, store_watch, database, cache]
-        + [NotInstalled(name) for name in _NOT_YET_INSTALLED],
+        health_sources=sources,
     )
     loops: list[BackgroundLoop] = [w.run for w in (store_watch, database, cache)]
     if monitor.enabled:
@@ -143,17 +146,24 @@ async def _run(app: FastAPI, settings: Settings, clock: Clock | None) -> AsyncIt
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for task, result in zip(tasks, results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(
-                result, asyncio.CancelledError
-            ):
-                logger.error("background loop %s ended with %r", task.get_name(), result)
+        await _stop_tasks(tasks)
         await asyncio.to_thread(state.monitor.stop)
         await asyncio.to_thread(state.store.close)
         logger.info("perfpilot stopped")
+
+
+async def _stop_tasks(tasks: list[asyncio.Task[None]], timeout_s: float = 10.0) -> None:
+    """Cancel the background loops and wait for them, bounded: shutdown must not hang."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in pending:
+        logger.error("background loop %s did not stop within %.0fs", task.get_name(), timeout_s)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background loop %s ended with %r", task.get_name(), task.exception())
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

@@ -45,7 +45,9 @@ def require_writer(
     # Constant-time comparison: the token guards production changes.
     if not hmac.compare_digest(credentials.strip().encode(), token.get_secret_value().encode()):
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "invalid API token", headers={"WWW-Authenticate": "Bearer"}
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid API token",
+            headers={"WWW-Authenticate": "Bearer"},
         )
 
 

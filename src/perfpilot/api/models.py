@@ -114,7 +114,9 @@ class CurrentOut(_Out):
             ),
             disks=[
                 DiskOut(
-                    mount=d.mount, percent=d.percent, total_bytes=d.total_bytes,
+                    mount=d.mount,
+                    percent=d.percent,
+                    total_bytes=d.total_bytes,
                     used_bytes=d.used_bytes,
                 )
                 for d in s.disks

@@ -17,7 +17,9 @@ def _fetch(client: httpx.Client, url: str) -> dict[str, Any]:
         response = client.get(url, params={"minutes": 1, "max_points": 1})
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise StatusUnavailable(f"cannot read {url}: {exc} (is `perfpilot serve` running?)") from exc
+        raise StatusUnavailable(
+            f"cannot read {url}: {exc} (is `perfpilot serve` running?)"
+        ) from exc
     data: dict[str, Any] = response.json()
     return data
 

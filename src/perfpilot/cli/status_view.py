@@ -34,7 +34,9 @@ def remote_status(base_url: str, timeout_s: float = 5.0) -> Report:
         response = httpx.get(url, timeout=timeout_s)
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        raise StatusUnavailable(f"cannot read {url}: {exc} (is `perfpilot serve` running?)") from exc
+        raise StatusUnavailable(
+            f"cannot read {url}: {exc} (is `perfpilot serve` running?)"
+        ) from exc
     report: Report = response.json()
     return report
 
@@ -69,7 +71,9 @@ def local_status(settings: Settings, cpu_window_s: float = 1.0) -> Report:
 async def _checks(settings: Settings, wait_s: float) -> list[ComponentHealth]:
     clock = SystemClock()
     watches = [
-        ConnectionWatch("database", "DATABASE_URL", lambda: check_postgres(settings.database_dsn), clock),
+        ConnectionWatch(
+            "database", "DATABASE_URL", lambda: check_postgres(settings.database_dsn), clock
+        ),
         ConnectionWatch("cache", "REDIS_URL", lambda: check_redis(settings.redis_dsn), clock),
     ]
     results = await asyncio.gather(asyncio.sleep(wait_s), *(w.check_once() for w in watches))
@@ -93,7 +97,9 @@ def render(console: Console, report: Report) -> None:
     for component in report.get("components", []):
         state = str(component.get("state"))
         style = _STATE_STYLE.get(state, "dim")
-        table.add_row(component.get("name"), f"[{style}]{state}[/{style}]", component.get("reason") or "")
+        table.add_row(
+            component.get("name"), f"[{style}]{state}[/{style}]", component.get("reason") or ""
+        )
     console.print(table)
     if "levels" in report:
         console.print(

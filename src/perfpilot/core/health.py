@@ -35,7 +35,9 @@ class HealthSource(Protocol):
 
 def overall(states: list[ComponentHealth]) -> HealthState:
     """Worst state among the components that are meant to run."""
-    running = [c.state for c in states if c.state not in (HealthState.DISABLED, HealthState.NOT_CONFIGURED)]
+    running = [
+        c.state for c in states if c.state not in (HealthState.DISABLED, HealthState.NOT_CONFIGURED)
+    ]
     if HealthState.UNAVAILABLE in running:
         return HealthState.DEGRADED if HealthState.OK in running else HealthState.UNAVAILABLE
     if HealthState.DEGRADED in running:

@@ -14,10 +14,9 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
-    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -59,9 +58,7 @@ class AlertLevels(_FileModel):
     @model_validator(mode="after")
     def _warning_below_critical(self) -> AlertLevels:
         if self.warning >= self.critical:
-            raise ValueError(
-                f"warning ({self.warning}) must be below critical ({self.critical})"
-            )
+            raise ValueError(f"warning ({self.warning}) must be below critical ({self.critical})")
         return self
 
 
@@ -116,7 +113,6 @@ class FileConfig(_FileModel):
     alerts: AlertsConfig = AlertsConfig()
     forecast: ForecastConfig = ForecastConfig()
     thresholds: OptimizationThresholds = OptimizationThresholds()
-
 
 
 class Settings(BaseSettings):

@@ -53,7 +53,10 @@ class ConnectionWatch:
         """Run the check now and record the result."""
         now = self._clock.now()
         try:
-            description = await asyncio.wait_for(self._check(), self._timeout_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that races with completion, and a watch loop must stop when the app stops.
+            async with asyncio.timeout(self._timeout_s):
+                description = await self._check()
         except TimeoutError:
             return self._failed(now, f"no answer within {self._timeout_s:.0f}s")
         except Exception as exc:  # noqa: BLE001 - drivers raise their own hierarchies; any is reported

@@ -72,9 +72,7 @@ def _usage(sample: HostSample) -> Iterator[Metric]:
         cores.add_metric([str(index)], value)
     yield cores
     if sample.load_avg is not None:
-        load = GaugeMetricFamily(
-            "perfpilot_host_load_average", "Load average.", labels=["period"]
-        )
+        load = GaugeMetricFamily("perfpilot_host_load_average", "Load average.", labels=["period"])
         for period, value in zip(("1m", "5m", "15m"), sample.load_avg, strict=True):
             load.add_metric([period], value)
         yield load
@@ -124,14 +122,30 @@ def _memory_and_disk(sample: HostSample) -> Iterator[Metric]:
 def _rates(sample: HostSample) -> Iterator[Metric]:
     # Rates are measured over the sampling interval; absent on the first sample.
     families = (
-        ("perfpilot_host_disk_io_bytes_per_second", "Disk throughput.", "direction",
-         {"read": sample.disk_read_bytes_per_s, "write": sample.disk_write_bytes_per_s}),
-        ("perfpilot_host_disk_io_operations_per_second", "Disk operations.", "direction",
-         {"read": sample.disk_read_ops_per_s, "write": sample.disk_write_ops_per_s}),
-        ("perfpilot_host_network_bytes_per_second", "Network throughput.", "direction",
-         {"receive": sample.net_recv_bytes_per_s, "transmit": sample.net_sent_bytes_per_s}),
-        ("perfpilot_host_network_faults_per_second", "Network errors and drops.", "kind",
-         {"error": sample.net_errors_per_s, "drop": sample.net_drops_per_s}),
+        (
+            "perfpilot_host_disk_io_bytes_per_second",
+            "Disk throughput.",
+            "direction",
+            {"read": sample.disk_read_bytes_per_s, "write": sample.disk_write_bytes_per_s},
+        ),
+        (
+            "perfpilot_host_disk_io_operations_per_second",
+            "Disk operations.",
+            "direction",
+            {"read": sample.disk_read_ops_per_s, "write": sample.disk_write_ops_per_s},
+        ),
+        (
+            "perfpilot_host_network_bytes_per_second",
+            "Network throughput.",
+            "direction",
+            {"receive": sample.net_recv_bytes_per_s, "transmit": sample.net_sent_bytes_per_s},
+        ),
+        (
+            "perfpilot_host_network_faults_per_second",
+            "Network errors and drops.",
+            "kind",
+            {"error": sample.net_errors_per_s, "drop": sample.net_drops_per_s},
+        ),
     )
     for name, help_text, label, values in families:
         family = GaugeMetricFamily(name, help_text, labels=[label])

@@ -246,7 +246,7 @@ class ResourceMonitor:
             started = self._clock.monotonic()
             try:
                 self.tick()
-            except Exception as exc:  # noqa: BLE001 - the loop must survive a bad sample
+            except Exception as exc:
                 self._record_error(f"sampling failed: {type(exc).__name__}: {exc}")
                 logger.exception("monitor tick failed")
             elapsed = self._clock.monotonic() - started
@@ -271,7 +271,11 @@ class ResourceMonitor:
         }
         if not self.enabled:
             return ComponentHealth(
-                "monitor", HealthState.DISABLED, "PERFORMANCE_MONITORING_ENABLED=false", now, details
+                "monitor",
+                HealthState.DISABLED,
+                "PERFORMANCE_MONITORING_ENABLED=false",
+                now,
+                details,
             )
         latest = self._latest
         if latest is None:

@@ -85,7 +85,7 @@ def current_metrics(
     limit_min = state.settings.file.monitor.history_hours * 60
     if minutes > limit_min:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"minutes={minutes:g} exceeds the {limit_min:g}-minute history kept in memory",
         )
     known = history.series_names()
@@ -93,7 +93,7 @@ def current_metrics(
         unknown = sorted(set(series) - set(known))
         if unknown:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"series: unknown {unknown}; known series are {sorted(known)}",
             )
     wanted = series or _default_series(known)
@@ -170,4 +170,3 @@ def service_status(state: State) -> StatusOut:
         optimization_actions_today=None,
         notes=notes,
     )
-

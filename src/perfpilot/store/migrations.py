@@ -1,0 +1,104 @@
+"""Versioned schema migrations for both backends.
+
+To add a table or index, append one :class:`Migration` with the next version and the statements
+for each dialect. A released migration is never edited: the ``schema_migrations`` table records
+which versions a database already has, and only the missing ones are applied, each in its own
+transaction. On PostgreSQL the tables live in the ``perfpilot`` schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step; each dialect's statements run in order inside one transaction."""
+
+    version: int
+    description: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+# Timestamps: timestamptz on PostgreSQL; on SQLite, ISO-8601 text in UTC with a fixed width
+# (microseconds, +00:00) so that text order is time order and range queries can use indexes.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="resource rollups and alerts",
+        sqlite=(
+            """CREATE TABLE resource_rollups (
+                series TEXT NOT NULL,
+                minute TEXT NOT NULL,
+                avg REAL NOT NULL,
+                min REAL NOT NULL,
+                max REAL NOT NULL,
+                count INTEGER NOT NULL,
+                PRIMARY KEY (series, minute)
+            )""",
+            # Loads over all series and pruning filter on minute alone.
+            "CREATE INDEX resource_rollups_minute ON resource_rollups (minute)",
+            """CREATE TABLE alerts (
+                id TEXT PRIMARY KEY,
+                fingerprint TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                status TEXT NOT NULL,
+                message TEXT NOT NULL,
+                value REAL,
+                threshold REAL,
+                started_at TEXT NOT NULL,
+                last_seen_at TEXT NOT NULL,
+                resolved_at TEXT,
+                resolved_by TEXT,
+                comment TEXT
+            )""",
+            "CREATE INDEX alerts_started_at ON alerts (started_at)",
+            "CREATE INDEX alerts_status_started_at ON alerts (status, started_at)",
+            "CREATE INDEX alerts_severity_started_at ON alerts (severity, started_at)",
+        ),
+        postgres=(
+            """CREATE TABLE perfpilot.resource_rollups (
+                series text NOT NULL,
+                minute timestamptz NOT NULL,
+                avg double precision NOT NULL,
+                min double precision NOT NULL,
+                max double precision NOT NULL,
+                count bigint NOT NULL,
+                PRIMARY KEY (series, minute)
+            )""",
+            "CREATE INDEX resource_rollups_minute ON perfpilot.resource_rollups (minute)",
+            """CREATE TABLE perfpilot.alerts (
+                id text PRIMARY KEY,
+                fingerprint text NOT NULL,
+                kind text NOT NULL,
+                resource text NOT NULL,
+                severity text NOT NULL,
+                status text NOT NULL,
+                message text NOT NULL,
+                value double precision,
+                threshold double precision,
+                started_at timestamptz NOT NULL,
+                last_seen_at timestamptz NOT NULL,
+                resolved_at timestamptz,
+                resolved_by text,
+                comment text
+            )""",
+            "CREATE INDEX alerts_started_at ON perfpilot.alerts (started_at)",
+            "CREATE INDEX alerts_status_started_at ON perfpilot.alerts (status, started_at)",
+            "CREATE INDEX alerts_severity_started_at ON perfpilot.alerts (severity, started_at)",
+        ),
+    ),
+)
+
+
+def latest_version(migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """The version a fully migrated database reports."""
+    return max((m.version for m in migrations), default=0)
+
+
+def pending(applied: set[int], migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
+    """Migrations not in ``applied``, in version order."""
+    return sorted((m for m in migrations if m.version not in applied), key=lambda m: m.version)

@@ -1,0 +1,234 @@
+"""The PostgreSQL store: tables in the ``perfpilot`` schema, reached through a small pool.
+
+Several perfpilot replicas can share one database: migrations are serialized with a
+transaction-level advisory lock, and every write is a single upsert or delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+from perfpilot.monitor.model import Alert, AlertStatus, Rollup, Severity
+from perfpilot.store.base import StoreError, check_limit, to_utc
+from perfpilot.store.migrations import MIGRATIONS, pending
+from perfpilot.store.rows import (
+    ALERT_COLUMNS,
+    ALERT_UPDATE,
+    ROLLUP_COLUMNS,
+    ROLLUP_UPDATE,
+    alert_from_row,
+    alert_params,
+    rollup_from_row,
+    rollup_params,
+)
+
+# Key of the advisory lock that serializes migrators: the first 8 bytes of
+# sha256("perfpilot:migrations") as a signed bigint, so other users of advisory locks in the
+# same database are unlikely to collide with it.
+MIGRATION_LOCK_KEY = -2_043_392_939_922_323_479
+
+_UPSERT_ROLLUP = f"""
+    INSERT INTO perfpilot.resource_rollups ({ROLLUP_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (series, minute) DO UPDATE SET {ROLLUP_UPDATE}
+"""
+_UPSERT_ALERT = f"""
+    INSERT INTO perfpilot.alerts ({ALERT_COLUMNS})
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (id) DO UPDATE SET {ALERT_UPDATE}
+"""
+_BOOTSTRAP = (
+    "CREATE SCHEMA IF NOT EXISTS perfpilot",
+    """CREATE TABLE IF NOT EXISTS perfpilot.schema_migrations (
+        version integer PRIMARY KEY,
+        description text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+    )""",
+)
+
+Connection = psycopg.Connection[TupleRow]
+
+
+class PostgresStore:
+    """Store in a PostgreSQL database given by a libpq URL or key=value conninfo.
+
+    The pool opens in the background and reconnects by itself; an operation that cannot get a
+    connection within ``timeout_s`` raises :class:`StoreError`.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        timeout_s: float = 5.0,
+        connect_timeout_s: int = 5,
+    ) -> None:
+        self._description = describe_conninfo(conninfo)
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            open=True,
+            timeout=timeout_s,
+            name="perfpilot-store",
+            # A connection broken by a server restart is replaced instead of handed out.
+            check=ConnectionPool.check_connection,
+            kwargs={
+                "autocommit": True,
+                "application_name": "perfpilot",
+                "connect_timeout": connect_timeout_s,
+                # Sessions in UTC so timestamptz values come back as UTC datetimes.
+                "options": "-c TimeZone=UTC",
+            },
+        )
+
+    def describe(self) -> str:
+        return self._description
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def ping(self) -> None:
+        with self._connection("ping") as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def migrate(self) -> list[int]:
+        applied: list[int] = []
+        with self._connection("migrate") as conn:
+            with conn.transaction():
+                _lock_migrations(conn)
+                for statement in _BOOTSTRAP:
+                    conn.execute(statement)
+            done = _applied_versions(conn)
+            for migration in pending(done, MIGRATIONS):
+                with conn.transaction():
+                    _lock_migrations(conn)
+                    # Re-checked under the lock: another replica may have applied it meanwhile.
+                    if migration.version in _applied_versions(conn):
+                        continue
+                    for statement in migration.postgres:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO perfpilot.schema_migrations (version, description)"
+                        " VALUES (%s, %s)",
+                        (migration.version, migration.description),
+                    )
+                applied.append(migration.version)
+        return applied
+
+    def schema_version(self) -> int:
+        with self._connection("read schema version") as conn:
+            return max(_applied_versions(conn), default=0)
+
+    def save_rollups(self, rollups: Sequence[Rollup]) -> None:
+        params = [rollup_params(r, to_utc) for r in rollups]
+        if not params:
+            return
+        with self._connection("save rollups") as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(_UPSERT_ROLLUP, params)
+
+    def load_rollups(
+        self, since: datetime, until: datetime, series: Collection[str] | None = None
+    ) -> list[Rollup]:
+        sql = (
+            f"SELECT {ROLLUP_COLUMNS} FROM perfpilot.resource_rollups"
+            " WHERE minute >= %s AND minute < %s"
+        )
+        params: list[Any] = [to_utc(since), to_utc(until)]
+        if series is not None:
+            sql += " AND series = ANY(%s)"
+            params.append(list(series))
+        sql += " ORDER BY minute, series"
+        with self._connection("load rollups") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [rollup_from_row(row, _utc) for row in rows]
+
+    def prune_rollups(self, before: datetime) -> int:
+        with self._connection("prune rollups") as conn:
+            cursor = conn.execute(
+                "DELETE FROM perfpilot.resource_rollups WHERE minute < %s", (to_utc(before),)
+            )
+            return cursor.rowcount
+
+    def save_alert(self, alert: Alert) -> None:
+        params = alert_params(alert, to_utc)
+        with self._connection("save alert") as conn:
+            conn.execute(_UPSERT_ALERT, params)
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        with self._connection("get alert") as conn:
+            row = conn.execute(
+                f"SELECT {ALERT_COLUMNS} FROM perfpilot.alerts WHERE id = %s", (alert_id,)
+            ).fetchone()
+        return None if row is None else alert_from_row(row, _utc)
+
+    def list_alerts(
+        self,
+        status: AlertStatus | None = None,
+        severity: Severity | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        check_limit(limit)
+        conditions: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            conditions.append("status = %s")
+            params.append(status.value)
+        if severity is not None:
+            conditions.append("severity = %s")
+            params.append(severity.value)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = (
+            f"SELECT {ALERT_COLUMNS} FROM perfpilot.alerts{where}"
+            " ORDER BY started_at DESC, id DESC LIMIT %s"
+        )
+        with self._connection("list alerts") as conn:
+            rows = conn.execute(sql, [*params, limit]).fetchall()
+        return [alert_from_row(row, _utc) for row in rows]
+
+    @contextmanager
+    def _connection(self, action: str) -> Iterator[Connection]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"postgres store ({self._description}): {action} failed: {exc}"
+            ) from exc
+
+
+def describe_conninfo(conninfo: str) -> str:
+    """``postgresql user@host:port/dbname`` from a URL or conninfo; raises ValueError if bad."""
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"invalid PostgreSQL URL: {exc}") from exc
+    user = parts.get("user", "")
+    host = parts.get("host", "")
+    port = parts.get("port", "5432")
+    dbname = parts.get("dbname", user)
+    return f"postgresql {user}@{host}:{port}/{dbname}"
+
+
+def _lock_migrations(conn: Connection) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+def _applied_versions(conn: Connection) -> set[int]:
+    row = conn.execute("SELECT to_regclass('perfpilot.schema_migrations')").fetchone()
+    if row is None or row[0] is None:
+        return set()
+    return {int(r[0]) for r in conn.execute("SELECT version FROM perfpilot.schema_migrations")}
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
