@@ -109,10 +109,18 @@ def config_check(as_json: JsonFlag = False) -> None:
             Console().print(f"  {key} = {value}", highlight=False)
 
 
+def _at_least_half_second(value: float) -> float:
+    if value < 0.5:
+        raise typer.BadParameter(f"{value:g} is below the minimum of 0.5 seconds")
+    return value
+
+
 @monitor_cli.command("watch")
 def watch(
     url: UrlOption = None,
-    interval_s: Annotated[float, typer.Option("--interval", min=0.5, help="Seconds.")] = 2.0,
+    interval_s: Annotated[
+        float, typer.Option("--interval", callback=_at_least_half_second, help="Seconds.")
+    ] = 2.0,
     count: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many refreshes.")
     ] = None,
