@@ -12,7 +12,8 @@ from perfpilot.monitor.sample import HostSample
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # from_attributes: the domain dataclasses validate straight into these models.
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class ComponentOut(_Out):
@@ -22,15 +23,6 @@ class ComponentOut(_Out):
     checked_at: datetime | None
     details: dict[str, str | int | float | bool | None]
 
-    @classmethod
-    def of(cls, health: ComponentHealth) -> ComponentOut:
-        return cls(
-            name=health.name,
-            state=health.state,
-            reason=health.reason,
-            checked_at=health.checked_at,
-            details=health.details,
-        )
 
 
 class ReadinessOut(_Out):
@@ -196,20 +188,6 @@ class ForecastOut(_Out):
     points: int
     reason: str | None
 
-    @classmethod
-    def of(cls, f: Forecast) -> ForecastOut:
-        return cls(
-            resource=f.resource,
-            model=f.model,
-            current=f.current,
-            threshold=f.threshold,
-            slope_per_hour=f.slope_per_hour,
-            r2=f.r2,
-            confidence=f.confidence,
-            minutes_to_threshold=f.minutes_to_threshold,
-            points=f.points,
-            reason=f.reason,
-        )
 
 
 class MetricsOut(_Out):
@@ -238,24 +216,6 @@ class AlertOut(_Out):
     resolved_by: str | None
     comment: str | None
 
-    @classmethod
-    def of(cls, a: Alert) -> AlertOut:
-        return cls(
-            id=a.id,
-            fingerprint=a.fingerprint,
-            kind=a.kind,
-            resource=a.resource,
-            severity=a.severity,
-            status=a.status,
-            message=a.message,
-            value=a.value,
-            threshold=a.threshold,
-            started_at=a.started_at,
-            last_seen_at=a.last_seen_at,
-            resolved_at=a.resolved_at,
-            resolved_by=a.resolved_by,
-            comment=a.comment,
-        )
 
 
 class AlertsOut(_Out):

@@ -62,7 +62,7 @@ def local_status(settings: Settings, cpu_window_s: float = 1.0) -> Report:
     return {
         "status": overall(components).value,
         "timestamp": datetime.now(UTC).isoformat(),
-        "components": [ComponentOut.of(c).model_dump(mode="json") for c in components],
+        "components": [ComponentOut.model_validate(c).model_dump(mode="json") for c in components],
         "levels": {name: round(value, 1) for name, value in levels.items()},
         "firing": firing,
     }

@@ -116,7 +116,7 @@ def current_metrics(
             timestamps=list(window.timestamps),
             series={name: list(values) for name, values in window.series.items()},
         ),
-        forecasts=[ForecastOut.of(f) for f in state.monitor.parts.forecaster.latest()],
+        forecasts=[ForecastOut.model_validate(f) for f in state.monitor.parts.forecaster.latest()],
     )
 
 
@@ -129,7 +129,7 @@ def list_alerts(
 ) -> AlertsOut:
     """Alerts newest first, filtered by status and severity."""
     alerts = state.store.list_alerts(status=status_, severity=severity, limit=limit)
-    return AlertsOut(count=len(alerts), alerts=[AlertOut.of(a) for a in alerts])
+    return AlertsOut(count=len(alerts), alerts=[AlertOut.model_validate(a) for a in alerts])
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
@@ -147,7 +147,7 @@ def resolve_alert(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except ConflictError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return AlertOut.of(alert)
+    return AlertOut.model_validate(alert)
 
 
 @router.get("/status", response_model=StatusOut)
@@ -163,7 +163,7 @@ def service_status(state: State) -> StatusOut:
         timestamp=now,
         version=perfpilot.__version__,
         uptime_s=(now - state.started_at).total_seconds(),
-        components=[ComponentOut.of(c) for c in components],
+        components=[ComponentOut.model_validate(c) for c in components],
         active_alerts=AlertSummaryOut(
             firing=sum(counts.values()), by_severity={sev: counts.get(sev, 0) for sev in Severity}
         ),
