@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from perfpilot.core.health import ComponentHealth, HealthState
-from perfpilot.monitor.model import Alert, AlertKind, AlertStatus, Forecast, Severity
+from perfpilot.core.health import HealthState
+from perfpilot.monitor.model import AlertKind, AlertStatus, Severity
 from perfpilot.monitor.sample import HostSample
 
 
@@ -22,7 +22,6 @@ class ComponentOut(_Out):
     reason: str | None
     checked_at: datetime | None
     details: dict[str, str | int | float | bool | None]
-
 
 
 class ReadinessOut(_Out):
@@ -189,7 +188,6 @@ class ForecastOut(_Out):
     reason: str | None
 
 
-
 class MetricsOut(_Out):
     timestamp: datetime
     monitoring: HealthState
@@ -215,7 +213,6 @@ class AlertOut(_Out):
     resolved_at: datetime | None
     resolved_by: str | None
     comment: str | None
-
 
 
 class AlertsOut(_Out):

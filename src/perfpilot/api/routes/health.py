@@ -24,4 +24,6 @@ async def readyz(state: State, response: Response) -> ReadinessOut:
     verdict = overall(components)
     if verdict is HealthState.UNAVAILABLE:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return ReadinessOut(status=verdict, components=[ComponentOut.model_validate(c) for c in components])
+    return ReadinessOut(
+        status=verdict, components=[ComponentOut.model_validate(c) for c in components]
+    )
