@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 
 from perfpilot.core.settings import ForecastConfig
-from perfpilot.monitor.forecast import (
+from perfpilot.monitor.forecast import Forecaster
+from perfpilot.monitor.seasonal import fit_holt_winters, holdout_skill, seasonal_forecast
+from perfpilot.monitor.trend import (
     FloatArray,
-    Forecaster,
     TrendFit,
-    fit_holt_winters,
-    holdout_skill,
     linear_trend,
     minutes_to_reach,
-    seasonal_forecast,
     trend_confidence,
     trend_forecast,
 )
