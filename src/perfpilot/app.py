@@ -23,7 +23,7 @@ from perfpilot.database.connection import check_postgres
 from perfpilot.metrics.registry import build_registry
 from perfpilot.monitor.alerts import AlertEngine
 from perfpilot.monitor.forecast import Forecaster
-from perfpilot.monitor.history import SeriesHistory
+from perfpilot.monitor.history import SeriesHistory, history_capacity
 from perfpilot.monitor.loop_lag import LoopLagProbe
 from perfpilot.monitor.rollup import MinuteRollups
 from perfpilot.monitor.sampler import HostSampler
@@ -57,7 +57,7 @@ class Service:
 def build_monitor(settings: Settings, store: Store, clock: Clock) -> ResourceMonitor:
     """The Resource Monitor with its sampler, history, rollups, alerts and forecaster."""
     cfg = settings.file.monitor
-    capacity = int(cfg.history_hours * 3600 / cfg.interval_s) + 1
+    capacity = history_capacity(cfg.history_hours, cfg.interval_s)
     parts = MonitorParts(
         sampler=HostSampler(clock, disk_mounts=cfg.disk_mounts, cgroup_root=cfg.cgroup_root),
         history=SeriesHistory(capacity),
