@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -106,10 +106,40 @@ class OptimizationThresholds(_FileModel):
     api_response_time: float = Field(default=1000.0, gt=0)
 
 
+class DatabaseConfig(_FileModel):
+    """`[database]`: the Database Tuner's scope, budgets and safety switches."""
+
+    # Schemas the tuner may read and change; empty means every non-system schema.
+    schemas: tuple[str, ...] = ()
+    # Bound on every analysis query perfpilot sends to the target database.
+    statement_timeout_ms: int = Field(default=30_000, ge=100)
+    # Bound on waiting for a lock before a change gives up (CREATE INDEX CONCURRENTLY, VACUUM).
+    lock_timeout_ms: int = Field(default=2_000, ge=10)
+    # Bound on one index build.
+    index_build_timeout_ms: int = Field(default=3_600_000, ge=1_000)
+    index_size_budget_mb: float = Field(default=1024.0, gt=0)
+    max_new_indexes_per_table: int = Field(default=2, ge=1, le=10)
+    # Tables smaller than this are scanned faster than an index would be maintained.
+    min_table_rows: int = Field(default=10_000, ge=0)
+    # Time a new index gets before it is judged on the queries it was built for.
+    settle_minutes: float = Field(default=60.0, gt=0)
+    snapshot_interval_s: float = Field(default=300.0, ge=10)
+    slow_query_mean_ms: float = Field(default=20.0, gt=0)
+    slow_query_calls: int = Field(default=100, ge=1)
+    # High risk (DESIGN.md): ALTER SYSTEM needs this explicit opt-in.
+    allow_alter_system: bool = False
+    db_type: Literal["web", "oltp", "dw", "desktop", "mixed"] = "web"
+    storage: Literal["ssd", "hdd", "san", "nvme"] = "ssd"
+    # The database host's size when it is not this host (PGTune inputs).
+    host_memory_bytes: int | None = Field(default=None, gt=0)
+    host_cpus: int | None = Field(default=None, gt=0)
+
+
 class FileConfig(_FileModel):
     """The whole TOML file."""
 
     monitor: MonitorConfig = MonitorConfig()
+    database: DatabaseConfig = DatabaseConfig()
     alerts: AlertsConfig = AlertsConfig()
     forecast: ForecastConfig = ForecastConfig()
     thresholds: OptimizationThresholds = OptimizationThresholds()
