@@ -122,3 +122,15 @@ def test_hourly_keeps_series_apart_and_ignores_input_order() -> None:
 
 def test_hourly_of_nothing() -> None:
     assert hourly([]) == []
+
+
+def test_mean_of_equal_values_stays_within_min_and_max() -> None:
+    # Seen on a real host: twelve equal memory readings whose float sum, divided back,
+    # came out one ulp below the value itself.
+    value = 3.6093847633715246
+    rollups = MinuteRollups()
+    for second in range(0, 60, 5):
+        rollups.add(_at(second), {"memory": value})
+    (closed,) = rollups.flush()
+    assert closed.min <= closed.avg <= closed.max
+    assert closed.avg == value

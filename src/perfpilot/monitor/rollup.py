@@ -27,7 +27,9 @@ class _Aggregate:
         self.count += 1
 
     def rollup(self, series: str, start: datetime) -> Rollup:
-        return Rollup(series, start, self.total / self.count, self.low, self.high, self.count)
+        # A float sum divided back can land an ulp outside [low, high] for equal values.
+        mean = min(self.high, max(self.low, self.total / self.count))
+        return Rollup(series, start, mean, self.low, self.high, self.count)
 
 
 class MinuteRollups:
