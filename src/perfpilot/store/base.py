@@ -7,6 +7,7 @@ from typing import Protocol
 
 from perfpilot.core.errors import PerfpilotError
 from perfpilot.monitor.ports import AlertStore, RollupStore
+from perfpilot.store.sqlrunner import SqlRunner
 
 
 class StoreError(PerfpilotError):
@@ -30,6 +31,11 @@ class Store(RollupStore, AlertStore, Protocol):
 
     def describe(self) -> str:
         """Backend and location, never a password (for logs and ``/readyz``)."""
+        ...
+
+    @property
+    def runner(self) -> SqlRunner:
+        """Runs the SQL of repositories written once for both backends."""
         ...
 
     def close(self) -> None:

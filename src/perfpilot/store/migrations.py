@@ -91,6 +91,72 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX alerts_severity_started_at ON perfpilot.alerts (severity, started_at)",
         ),
     ),
+    Migration(
+        version=3,
+        description="audit log and the tuner's own indexes",
+        sqlite=(
+            """CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                component TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                statement TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                trigger TEXT NOT NULL,
+                risk TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                before_json TEXT NOT NULL,
+                after_json TEXT NOT NULL
+            )""",
+            "CREATE INDEX audit_log_at ON audit_log (at)",
+            """CREATE TABLE tuner_indexes (
+                schema_name TEXT NOT NULL,
+                index_name TEXT NOT NULL,
+                table_name TEXT NOT NULL,
+                definition TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                fingerprints_json TEXT NOT NULL,
+                before_mean_ms REAL,
+                verdict TEXT,
+                judged_at TEXT,
+                detail TEXT,
+                PRIMARY KEY (schema_name, index_name)
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE perfpilot.audit_log (
+                id bigserial PRIMARY KEY,
+                at timestamptz NOT NULL,
+                component text NOT NULL,
+                action text NOT NULL,
+                target text NOT NULL,
+                statement text NOT NULL,
+                reason text NOT NULL,
+                trigger text NOT NULL,
+                risk text NOT NULL,
+                outcome text NOT NULL,
+                detail text NOT NULL,
+                before_json text NOT NULL,
+                after_json text NOT NULL
+            )""",
+            "CREATE INDEX audit_log_at ON perfpilot.audit_log (at)",
+            """CREATE TABLE perfpilot.tuner_indexes (
+                schema_name text NOT NULL,
+                index_name text NOT NULL,
+                table_name text NOT NULL,
+                definition text NOT NULL,
+                created_at timestamptz NOT NULL,
+                fingerprints_json text NOT NULL,
+                before_mean_ms double precision,
+                verdict text,
+                judged_at timestamptz,
+                detail text,
+                PRIMARY KEY (schema_name, index_name)
+            )""",
+        ),
+    ),
 )
 
 

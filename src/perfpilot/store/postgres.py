@@ -29,6 +29,7 @@ from perfpilot.store.rows import (
     rollup_from_row,
     rollup_params,
 )
+from perfpilot.store.sqlrunner import Dialect, Row, SqlRunner
 
 # Key of the advisory lock that serializes migrators: the first 8 bytes of
 # sha256("perfpilot:migrations") as a signed bigint, so other users of advisory locks in the
@@ -93,6 +94,11 @@ class PostgresStore:
 
     def describe(self) -> str:
         return self._description
+
+    @property
+    def runner(self) -> SqlRunner:
+        """Runs repository SQL (see ``sqlrunner``) in this database."""
+        return _PostgresRunner(self)
 
     def close(self) -> None:
         self._pool.close()
@@ -232,3 +238,24 @@ def _applied_versions(conn: Connection) -> set[int]:
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+POSTGRES = Dialect("postgresql", "perfpilot.", "%s", to_utc, _utc)
+
+
+class _PostgresRunner:
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    @property
+    def dialect(self) -> Dialect:
+        return POSTGRES
+
+    def query(self, action: str, template: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._store._connection(action) as conn:
+            return [tuple(row) for row in conn.execute(POSTGRES.sql(template), params).fetchall()]
+
+    def write(self, action: str, template: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self._store._connection(action) as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(POSTGRES.sql(template), rows)
+            return cur.rowcount

@@ -28,6 +28,7 @@ from perfpilot.store.rows import (
     rollup_from_row,
     rollup_params,
 )
+from perfpilot.store.sqlrunner import Dialect, Row, SqlRunner
 
 MEMORY = ":memory:"
 
@@ -79,6 +80,11 @@ class SqliteStore:
 
     def describe(self) -> str:
         return f"sqlite {self._path}"
+
+    @property
+    def runner(self) -> SqlRunner:
+        """Runs repository SQL (see ``sqlrunner``) on this file."""
+        return _SqliteRunner(self)
 
     def close(self) -> None:
         with self._lock:
@@ -211,3 +217,24 @@ def _text(moment: datetime) -> str:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+SQLITE = Dialect("sqlite", "", "?", _text, _time)
+
+
+class _SqliteRunner:
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    @property
+    def dialect(self) -> Dialect:
+        return SQLITE
+
+    def query(self, action: str, template: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._store._read(action) as conn:
+            return [tuple(row) for row in conn.execute(SQLITE.sql(template), params).fetchall()]
+
+    def write(self, action: str, template: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self._store._write(action) as conn:
+            cursor = conn.executemany(SQLITE.sql(template), rows)
+            return cursor.rowcount
