@@ -1,4 +1,4 @@
-"""The audit trail on both backends: append-only, newest first, filters, JSON round-trip."""
+"""The audit trail and the tuner's index ledger on both backends."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from perfpilot.core.audit import AuditEntry, Outcome
+from perfpilot.database.impact import IndexVerdict
+from perfpilot.database.ledger import BuiltIndex
 from perfpilot.store import Store, open_store
 from perfpilot.store.audit import AuditRepository
+from perfpilot.store.index_ledger import IndexLedgerRepository
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
@@ -70,3 +73,26 @@ def test_filters_and_limit(store: Store) -> None:
     assert len(audit.entries(limit=2)) == 2
     with pytest.raises(ValueError, match="limit"):
         audit.entries(limit=-1)
+
+
+def test_index_ledger_round_trip_and_verdict(store: Store) -> None:
+    ledger = IndexLedgerRepository(store.runner)
+    built = BuiltIndex(
+        schema="public",
+        name="perfpilot_reservations_guest_id_idx",
+        table="reservations",
+        definition='"guest_id"',
+        created_at=T0,
+        fingerprints=("a1b2", "c3d4"),
+        before_mean_ms=41.5,
+    )
+    ledger.record_built(built)
+    assert ledger.built() == [built]
+    ledger.set_verdict(
+        "public", built.name, IndexVerdict.UNUSED, T0 + timedelta(hours=2), "0 scans"
+    )
+    (judged,) = ledger.built()
+    assert judged.verdict is IndexVerdict.UNUSED
+    assert judged.judged_at == T0 + timedelta(hours=2)
+    assert judged.detail == "0 scans"
+    assert judged.fingerprints == ("a1b2", "c3d4")
