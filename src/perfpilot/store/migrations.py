@@ -92,6 +92,64 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        version=2,
+        description="pg_stat_statements snapshots",
+        # One row per workload period (the delta between two snapshots) and one per statement
+        # entry active in it; rows are written before their period, which publishes them.
+        sqlite=(
+            """CREATE TABLE workload_periods (
+                database TEXT NOT NULL,
+                ended_at TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                stats_reset INTEGER NOT NULL,
+                PRIMARY KEY (database, ended_at)
+            )""",
+            "CREATE INDEX workload_periods_ended_at ON workload_periods (ended_at)",
+            """CREATE TABLE workload_statements (
+                database TEXT NOT NULL,
+                ended_at TEXT NOT NULL,
+                queryid INTEGER NOT NULL,
+                userid INTEGER NOT NULL,
+                toplevel INTEGER NOT NULL,
+                fingerprint TEXT NOT NULL,
+                query TEXT NOT NULL,
+                calls INTEGER NOT NULL,
+                total_ms REAL NOT NULL,
+                rows INTEGER NOT NULL,
+                shared_blks_hit INTEGER NOT NULL,
+                shared_blks_read INTEGER NOT NULL,
+                PRIMARY KEY (database, ended_at, queryid, userid, toplevel)
+            )""",
+            "CREATE INDEX workload_statements_ended_at ON workload_statements (ended_at)",
+        ),
+        postgres=(
+            """CREATE TABLE perfpilot.workload_periods (
+                database text NOT NULL,
+                ended_at timestamptz NOT NULL,
+                started_at timestamptz NOT NULL,
+                stats_reset boolean NOT NULL,
+                PRIMARY KEY (database, ended_at)
+            )""",
+            "CREATE INDEX workload_periods_ended_at ON perfpilot.workload_periods (ended_at)",
+            """CREATE TABLE perfpilot.workload_statements (
+                database text NOT NULL,
+                ended_at timestamptz NOT NULL,
+                queryid bigint NOT NULL,
+                userid bigint NOT NULL,
+                toplevel boolean NOT NULL,
+                fingerprint text NOT NULL,
+                query text NOT NULL,
+                calls bigint NOT NULL,
+                total_ms double precision NOT NULL,
+                rows bigint NOT NULL,
+                shared_blks_hit bigint NOT NULL,
+                shared_blks_read bigint NOT NULL,
+                PRIMARY KEY (database, ended_at, queryid, userid, toplevel)
+            )""",
+            "CREATE INDEX workload_statements_ended_at ON perfpilot.workload_statements (ended_at)",
+        ),
+    ),
+    Migration(
         version=3,
         description="audit log and the tuner's own indexes",
         sqlite=(
@@ -154,6 +212,59 @@ MIGRATIONS: tuple[Migration, ...] = (
                 judged_at timestamptz,
                 detail text,
                 PRIMARY KEY (schema_name, index_name)
+            )""",
+        ),
+    ),
+    Migration(
+        version=4,
+        description="scheduler run history and task overrides",
+        sqlite=(
+            """CREATE TABLE scheduler_runs (
+                id TEXT PRIMARY KEY,
+                task_id TEXT NOT NULL,
+                trigger TEXT NOT NULL,
+                scheduled_for TEXT NOT NULL,
+                status TEXT NOT NULL,
+                runner TEXT NOT NULL,
+                started_at TEXT,
+                finished_at TEXT,
+                attempts INTEGER NOT NULL,
+                error TEXT,
+                summary TEXT
+            )""",
+            # History per task, the slot check and the last fire time all filter on these.
+            "CREATE INDEX scheduler_runs_task ON scheduler_runs (task_id, scheduled_for)",
+            "CREATE INDEX scheduler_runs_scheduled ON scheduler_runs (scheduled_for)",
+            """CREATE TABLE scheduler_task_overrides (
+                task_id TEXT PRIMARY KEY,
+                enabled INTEGER,
+                cron_expression TEXT,
+                timezone TEXT,
+                updated_at TEXT NOT NULL
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE perfpilot.scheduler_runs (
+                id text PRIMARY KEY,
+                task_id text NOT NULL,
+                trigger text NOT NULL,
+                scheduled_for timestamptz NOT NULL,
+                status text NOT NULL,
+                runner text NOT NULL,
+                started_at timestamptz,
+                finished_at timestamptz,
+                attempts integer NOT NULL,
+                error text,
+                summary text
+            )""",
+            "CREATE INDEX scheduler_runs_task ON perfpilot.scheduler_runs (task_id, scheduled_for)",
+            "CREATE INDEX scheduler_runs_scheduled ON perfpilot.scheduler_runs (scheduled_for)",
+            """CREATE TABLE perfpilot.scheduler_task_overrides (
+                task_id text PRIMARY KEY,
+                enabled boolean,
+                cron_expression text,
+                timezone text,
+                updated_at timestamptz NOT NULL
             )""",
         ),
     ),

@@ -1,0 +1,53 @@
+"""Periodic workload snapshots turned into stored deltas."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from perfpilot.core.clock import Clock
+from perfpilot.database.ports import StatementSnapshotStore
+from perfpilot.database.workload import WorkloadReading, WorkloadSnapshot, read_workload
+from perfpilot.database.workload_delta import WorkloadDelta, snapshot_delta
+
+logger = logging.getLogger(__name__)
+
+
+class WorkloadRecorder:
+    """Takes a snapshot per call and stores the delta to the previous one.
+
+    The previous snapshot is kept in memory only: after a restart the first call is a baseline
+    and stores nothing, since the counters' state at the last stored period end is unknown.
+    """
+
+    def __init__(
+        self,
+        store: StatementSnapshotStore,
+        clock: Clock,
+        *,
+        exclude_roles: Collection[str] = (),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._exclude_roles = tuple(exclude_roles)
+        self._previous: WorkloadSnapshot | None = None
+
+    def record(
+        self, conn: psycopg.Connection[TupleRow]
+    ) -> tuple[WorkloadReading, WorkloadDelta | None]:
+        """Read the workload; returns the reading and the stored delta (None for a baseline)."""
+        reading = read_workload(conn, self._clock.now(), exclude_roles=self._exclude_roles)
+        current = reading.snapshot
+        if current is None:
+            logger.info("workload not recorded: %s", reading.availability.message)
+            self._previous = None
+            return reading, None
+        previous, self._previous = self._previous, current
+        if previous is None or previous.database != current.database:
+            return reading, None
+        delta = snapshot_delta(previous, current)
+        self._store.save_workload_delta(delta)
+        return reading, delta
