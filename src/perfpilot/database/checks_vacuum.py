@@ -126,6 +126,9 @@ def tables_due_for_vacuum(ctx: CheckContext) -> list[Finding]:
                 qualified(schema, table),
                 f"due for VACUUM: {reason}" + _autovacuum_note(auto),
                 (
+                    # Schema and table apart from the display subject: maintenance acts on them.
+                    Evidence("schema", schema),
+                    Evidence("table", table),
                     Evidence("n_dead_tup", dead),
                     Evidence("dead_threshold", round(dead_limit, 1)),
                     Evidence("n_ins_since_vacuum", inserted),
@@ -152,6 +155,8 @@ def tables_due_for_analyze(ctx: CheckContext) -> list[Finding]:
             f"due for ANALYZE: {changed} rows changed since the last analyze > threshold"
             f" {limit:.0f}" + _autovacuum_note(auto),
             (
+                Evidence("schema", schema),
+                Evidence("table", table),
                 Evidence("n_mod_since_analyze", changed),
                 Evidence("threshold", round(limit, 1)),
                 Evidence("reltuples", tuples),
