@@ -5,22 +5,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 import perfpilot
-from perfpilot.api.routes import health, metrics, performance
+from perfpilot.api.routes import database, health, metrics, performance, scheduler
 from perfpilot.api.state import ServiceState
 from perfpilot.cache.connection import check_redis
 from perfpilot.core.clock import Clock, SystemClock
 from perfpilot.core.health import HealthSource, NotInstalled
+from perfpilot.core.risk import RiskPolicy
 from perfpilot.core.settings import Settings
 from perfpilot.core.watch import ConnectionWatch
 from perfpilot.database.connection import check_postgres
+from perfpilot.database.tuner import DatabaseTuner
+from perfpilot.database.tuner_loop import TunerLoop
+from perfpilot.maintenance.cleanup import Retention, SystemCleanup
+from perfpilot.maintenance.health_check import HealthCheck, HealthReader
+from perfpilot.maintenance.resources import ResourceReport
 from perfpilot.metrics.registry import build_registry
+from perfpilot.metrics.scheduler_metrics import SchedulerMetrics
 from perfpilot.monitor.alerts import AlertEngine
 from perfpilot.monitor.forecast import Forecaster
 from perfpilot.monitor.history import SeriesHistory, history_capacity
@@ -28,17 +38,25 @@ from perfpilot.monitor.loop_lag import LoopLagProbe
 from perfpilot.monitor.rollup import MinuteRollups
 from perfpilot.monitor.sampler import HostSampler
 from perfpilot.monitor.service import MonitorParts, ResourceMonitor
+from perfpilot.scheduler.catalog import BUILTIN_TASKS, TaskRegistry, configured_tasks
+from perfpilot.scheduler.engine import EngineConfig, Scheduler
+from perfpilot.scheduler.status import SchedulerHealth
+from perfpilot.scheduler.zone import default_zone
 from perfpilot.store import Store
+from perfpilot.store.audit import AuditRepository
+from perfpilot.store.compaction import compactor_for
 from perfpilot.store.factory import open_store
+from perfpilot.store.index_ledger import IndexLedgerRepository
+from perfpilot.store.run_lock import run_lock_for
+from perfpilot.store.scheduler_runs import SqlRunHistory
+from perfpilot.store.workload_deltas import WorkloadDeltaRepository
 
 logger = logging.getLogger(__name__)
 
 # Components of later issues; each replaces its entry here when it lands.
 _NOT_YET_INSTALLED = (
-    "database_tuner",
     "cache_optimizer",
     "auto_scaler",
-    "scheduler",
     "performance_optimizer",
 )
 
@@ -79,6 +97,47 @@ def build_monitor(settings: Settings, store: Store, clock: Clock) -> ResourceMon
     )
 
 
+def build_scheduler(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    monitor: ResourceMonitor,
+    read_health: HealthReader,
+    registry: CollectorRegistry,
+) -> Scheduler:
+    """The Performance Scheduler with the task functions of the components built so far."""
+    cfg = settings.file.scheduler
+    history = SqlRunHistory(store.runner)
+    functions = TaskRegistry()
+    retention = Retention(settings.file.monitor.rollup_retention_days, cfg.history_retention_days)
+    cleanup = SystemCleanup(
+        store, history, compactor_for(settings.store_url, store.runner), retention, clock
+    )
+    functions.register("run_system_cleanup", cleanup.run)
+    report = ResourceReport(monitor.parts.forecaster.latest)
+    functions.register("run_resource_monitoring", report.run)
+    check = HealthCheck(read_health, monitor.parts.alerts, clock)
+    functions.register("run_comprehensive_health_check", check.run)
+    tasks = configured_tasks(BUILTIN_TASKS, cfg.tasks, default_zone(settings.timezone))
+
+    def cpu_percent() -> float | None:
+        latest = monitor.latest
+        return None if latest is None else latest.cpu_percent
+
+    config = EngineConfig(
+        runner=f"{socket.gethostname()}:{os.getpid()}",
+        max_concurrent=cfg.max_concurrent_runs,
+        misfire_grace_s=cfg.misfire_grace_s,
+        max_defer_s=cfg.max_defer_minutes * 60,
+        busy_cpu_percent=settings.cpu_threshold,
+        cron_enabled=settings.scheduler_enabled,
+    )
+    lock = run_lock_for(settings.store_url)
+    scheduler = Scheduler(tasks, functions, history, lock, clock, config, cpu_percent)
+    scheduler.add_observer(SchedulerMetrics(registry).observe)
+    return scheduler
+
+
 def build(settings: Settings, clock: Clock | None = None) -> Service:
     """Create every component once and wire them (blocking: opens and migrates the store)."""
     clock = clock or SystemClock()
@@ -101,8 +160,14 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         return store.describe()
 
     store_watch = ConnectionWatch("store", store.describe(), check_store, clock)
-    sources: list[HealthSource] = [monitor, store_watch, database, cache]
+    tuner = build_tuner(settings, store, clock)
+    tuner_loop = TunerLoop(tuner, settings.file.database.snapshot_interval_s, clock)
+    sources: list[HealthSource] = [monitor, store_watch, database, cache, tuner_loop]
     sources += [NotInstalled(name) for name in _NOT_YET_INSTALLED]
+    tasks = build_scheduler(
+        settings, store, clock, monitor, lambda: [s.health() for s in sources], registry
+    )
+    sources.append(SchedulerHealth(tasks, clock))
     state = ServiceState(
         settings=settings,
         clock=clock,
@@ -112,11 +177,33 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         store=store,
         registry=registry,
         health_sources=sources,
+        scheduler=tasks,
+        tuner=tuner,
     )
     loops: list[BackgroundLoop] = [w.run for w in (store_watch, database, cache)]
+    loops.append(tuner_loop.run)
     if monitor.enabled:
         loops.append(monitor.parts.lag_probe.run)
+    # Always started: with PERFORMANCE_SCHEDULER_ENABLED=false it fires nothing on cron but
+    # still runs, times out and records the runs requested through the API.
+    loops.append(tasks.serve)
     return Service(state=state, loops=loops, watches=[store_watch, database, cache])
+
+
+def build_tuner(
+    settings: Settings, store: Store, clock: Clock, dsn: str | None = None
+) -> DatabaseTuner:
+    """The Database Tuner on ``dsn`` (default DATABASE_URL), persisting through the store."""
+    return DatabaseTuner(
+        dsn or settings.database_dsn,
+        settings.file.database,
+        clock,
+        WorkloadDeltaRepository(store.runner),
+        IndexLedgerRepository(store.runner),
+        AuditRepository(store.runner),
+        RiskPolicy(settings.auto_optimize, settings.auto_optimize_max_risk),
+        cgroup_root=settings.file.monitor.cgroup_root,
+    )
 
 
 def _redact(dsn: str) -> str:
@@ -183,4 +270,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(performance.router)
+    app.include_router(database.router)
+    app.include_router(scheduler.router)
     return app

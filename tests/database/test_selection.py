@@ -101,3 +101,16 @@ def test_only_queries_on_the_chosen_table_are_recosted() -> None:
     # Round two, after A_X is chosen: B_X's query does not touch table a, so only the final
     # costing runs for it.
     assert sum(1 for q, _ in oracle.calls if q == "qb") == 2
+
+
+def test_a_prefix_of_a_chosen_index_is_not_added() -> None:
+    # A_XY is chosen first (bigger gain per byte); A_X alone would still save a little on q1.
+    oracle = TableOracle(
+        {"q1": 1000, "q2": 1000},
+        {("q1", A_XY): 100, ("q2", A_XY): 10, ("q1", A_X): 80},
+    )
+    options = [Option(A_XY, 100, ("q1", "q2")), Option(A_X, 90, ("q1",))]
+    selection = select_indexes(
+        [item("q1", 10, 1000), item("q2", 10, 1000)], options, {}, SelectionPolicy(), oracle
+    )
+    assert [o.index for o in selection.chosen] == [A_XY]

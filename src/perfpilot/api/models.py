@@ -242,3 +242,16 @@ class StatusOut(_Out):
         description="Null until the Performance Optimizer is installed"
     )
     notes: list[str]
+
+
+class OptimizeIn(BaseModel):
+    """The one request body every optimize endpoint shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(
+        default=False, description="false plans without applying; true applies up to medium risk"
+    )
+    actions: list[str] | None = Field(
+        default=None, description="Action ids from the plan to apply; null means all of them"
+    )

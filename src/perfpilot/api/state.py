@@ -11,8 +11,10 @@ from prometheus_client import CollectorRegistry
 from perfpilot.core.clock import Clock
 from perfpilot.core.health import ComponentHealth, HealthSource
 from perfpilot.core.settings import Settings
+from perfpilot.database.tuner import DatabaseTuner
 from perfpilot.monitor.alerts import AlertEngine
 from perfpilot.monitor.service import ResourceMonitor
+from perfpilot.scheduler.engine import Scheduler
 from perfpilot.store import Store
 
 # A later component that is not built yet still shows on /status, with the reason.
@@ -31,6 +33,8 @@ class ServiceState:
     store: Store
     registry: CollectorRegistry
     health_sources: list[HealthSource] = field(default_factory=list)
+    scheduler: Scheduler | None = None
+    tuner: DatabaseTuner | None = None
 
     def health(self) -> list[ComponentHealth]:
         """Every component's current health, without I/O."""

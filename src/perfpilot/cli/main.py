@@ -15,8 +15,10 @@ import typer
 from rich.console import Console
 
 from perfpilot.cli import monitor_watch, status_view
-from perfpilot.core.errors import ConfigError
-from perfpilot.core.settings import Settings, load_settings
+from perfpilot.cli.common import load_or_exit
+from perfpilot.cli.db import db_cli
+from perfpilot.cli.tasks import tasks_cli
+from perfpilot.core.settings import Settings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -25,6 +27,8 @@ config_cli = typer.Typer(help="Configuration.")
 monitor_cli = typer.Typer(help="Resource Monitor.")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(monitor_cli, name="monitor")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(tasks_cli, name="tasks")
 
 err = Console(stderr=True)
 
@@ -36,11 +40,7 @@ UrlOption = Annotated[
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from exc
+    return load_or_exit()
 
 
 def _base_url(settings: Settings, url: str | None) -> str:

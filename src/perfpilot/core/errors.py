@@ -15,3 +15,7 @@ class NotFoundError(PerfpilotError):
 
 class ConflictError(PerfpilotError):
     """The request conflicts with the object's current state."""
+
+
+class TransientError(PerfpilotError):
+    """A failure worth retrying (a lost connection, a lock timeout); other errors are final."""

@@ -135,6 +135,50 @@ class DatabaseConfig(_FileModel):
     host_cpus: int | None = Field(default=None, gt=0)
 
 
+class TaskConfig(_FileModel):
+    """One ``[[scheduler.tasks]]`` entry: changes a built-in task (same ``id``) or adds one.
+
+    Unset fields keep the built-in value; a new task needs ``cron_expression`` and
+    ``function_name``. Cron expressions and zones are checked when the scheduler is built.
+    """
+
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str | None = None
+    cron_expression: str | None = None
+    function_name: str | None = None
+    enabled: bool | None = None
+    max_duration_seconds: float | None = Field(default=None, gt=0)
+    retry_count: int | None = Field(default=None, ge=0, le=10)
+    retry_delay_seconds: float | None = Field(default=None, ge=0)
+    timezone: str | None = None
+    deferrable: bool | None = None
+    heavy_db: bool | None = None
+
+
+class SchedulerConfig(_FileModel):
+    """``[scheduler]``: limits, misfire policy, history retention, best hours and tasks."""
+
+    max_concurrent_runs: int = Field(default=3, ge=1, le=64)
+    # A fire time seen later than this (downtime, a blocked loop) is recorded as missed; half
+    # the shortest built-in period (10 min), so a late run never overlaps the next one.
+    misfire_grace_s: float = Field(default=300.0, ge=0)
+    history_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Deferrable tasks wait at most this long for the host to drop below the CPU threshold.
+    max_defer_minutes: float = Field(default=120.0, ge=0)
+    # Quiet window reported (as ``default``) until 7 days of rollups give measured hours.
+    quiet_window_start_hour: int = Field(default=1, ge=0, le=23)
+    quiet_window_hours: int = Field(default=4, ge=1, le=24)
+    tasks: tuple[TaskConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_task_ids(self) -> SchedulerConfig:
+        ids = [task.id for task in self.tasks]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate task ids in [[scheduler.tasks]]: {duplicates}")
+        return self
+
+
 class FileConfig(_FileModel):
     """The whole TOML file."""
 
@@ -143,6 +187,7 @@ class FileConfig(_FileModel):
     alerts: AlertsConfig = AlertsConfig()
     forecast: ForecastConfig = ForecastConfig()
     thresholds: OptimizationThresholds = OptimizationThresholds()
+    scheduler: SchedulerConfig = SchedulerConfig()
 
 
 class Settings(BaseSettings):

@@ -10,6 +10,7 @@ from pglast.stream import RawStream
 from pglast.visitors import Ancestor, Visitor
 
 from perfpilot.database.query_scope import Scope, Source
+from perfpilot.database.query_tree import walk
 from perfpilot.database.shape import Key, TableRef
 
 # Node types an expression index can be built on; anything else (CASE, subqueries, ...) is
@@ -120,7 +121,7 @@ class _Unqualify(Visitor):
 
 
 def _indexable(node: ast.Node) -> bool:
-    for child in _walk(node):
+    for child in walk(node):
         if isinstance(child, ast.ParamRef | ast.SubLink):
             return False
         if isinstance(child, ast.FuncCall) and (
@@ -134,22 +135,9 @@ def _indexable(node: ast.Node) -> bool:
 
 
 def _column_refs(node: object) -> Iterator[ast.ColumnRef]:
-    for child in _walk(node):
+    for child in walk(node):
         if isinstance(child, ast.ColumnRef):
             yield child
-
-
-def _walk(node: object) -> Iterator[ast.Node]:
-    """``node`` and its descendants, not entering subqueries (they have their own scope)."""
-    if isinstance(node, ast.Node):
-        yield node
-        if isinstance(node, ast.SubLink | ast.SelectStmt):
-            return
-        for name in node:
-            yield from _walk(getattr(node, name))
-    elif isinstance(node, tuple | list):
-        for item in node:
-            yield from _walk(item)
 
 
 def _column_name(node: ast.Node | None) -> str | None:

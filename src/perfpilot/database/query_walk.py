@@ -3,7 +3,7 @@ collect the predicates, orderings and groupings an index could serve."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pglast
@@ -19,6 +19,7 @@ from pglast.enums import (
 
 from perfpilot.database.query_expr import ExpressionReader
 from perfpilot.database.query_scope import Scope, Source
+from perfpilot.database.query_tree import max_param, outer_sublinks
 from perfpilot.database.shape import (
     Bound,
     Key,
@@ -53,7 +54,7 @@ class StatementWalker:
         """Walk one SELECT/INSERT/UPDATE/DELETE; returns its output columns as a Source."""
         if node is None:
             return Source()
-        self.param_count = max(self.param_count, _max_param(node))
+        self.param_count = max(self.param_count, max_param(node))
         scope = Scope(parent)
         with_clause = getattr(node, "withClause", None)
         if with_clause is not None:
@@ -231,39 +232,9 @@ class StatementWalker:
 
     def _sublinks(self, node: ast.Node | tuple[ast.Node, ...] | None, scope: Scope) -> None:
         """Walk the subqueries inside an expression, each in a scope that sees this one."""
-        sublinks = [node] if isinstance(node, ast.SubLink) else _outer_sublinks(node)
+        sublinks = [node] if isinstance(node, ast.SubLink) else outer_sublinks(node)
         for sublink in sublinks:
             self.statement(sublink.subselect, scope)
-
-
-def _children(node: object) -> Iterator[ast.Node]:
-    if isinstance(node, ast.Node):
-        for name in node:
-            yield from _nodes_in(getattr(node, name))
-    else:
-        yield from _nodes_in(node)
-
-
-def _nodes_in(value: object) -> Iterator[ast.Node]:
-    if isinstance(value, ast.Node):
-        yield value
-    elif isinstance(value, tuple | list):
-        for item in value:
-            yield from _nodes_in(item)
-
-
-def _outer_sublinks(node: object) -> Iterator[ast.SubLink]:
-    for child in _children(node):
-        if isinstance(child, ast.SubLink):
-            yield child
-        elif not isinstance(child, ast.SelectStmt):
-            yield from _outer_sublinks(child)
-
-
-def _max_param(node: object) -> int:
-    if isinstance(node, ast.ParamRef):
-        return int(node.number or 0)
-    return max((_max_param(child) for child in _children(node)), default=0)
 
 
 def _param_bounds(node: ast.Node | None, bound: Bound) -> tuple[ParamBound, ...]:

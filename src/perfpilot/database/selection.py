@@ -12,9 +12,10 @@ candidate, counted only when the plan uses the candidate and cuts q's current co
 ``min_improvement``; write_share (0..1) is the table's index-maintaining writes over writes plus
 scans (a table that is mostly written pays for every index on each write). The best candidate
 that fits the per-table limit and the size budget is chosen, replacing a chosen index that is
-a prefix of it. Then only the queries that touch the chosen index's table are re-costed, and
-of those only the ones that use its leading key (the queries it was a candidate for): no other
-plan can change.
+a prefix of it; a candidate that is a prefix of a chosen index is never taken (it would be the
+duplicate index the health checks flag). Then only the queries that touch the chosen index's
+table are re-costed, and of those only the ones that use its leading key (the queries it was a
+candidate for): no other plan can change.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def _best(
         kept = [o for o in chosen if not _redundant(o, [option])]
         if (
             option in chosen
+            or _redundant(option, chosen)
             or sum(o.index.table == table for o in kept) >= policy.max_new_per_table
             or sum(o.size_bytes for o in kept) + option.size_bytes > policy.budget_bytes
         ):

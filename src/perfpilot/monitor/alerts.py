@@ -149,6 +149,26 @@ class AlertEngine:
                 raise ConflictError(f"alert {alert_id} was already resolved at {alert.resolved_at}")
             return self._close(alert, now, "api", comment)
 
+    def raise_event(
+        self, kind: AlertKind, resource: str, severity: Severity, message: str, now: datetime
+    ) -> Alert | None:
+        """Fire an event alert (no value or threshold), or refresh the open one of the same
+        kind and resource; returns it when it fired or changed severity."""
+        with self._lock:
+            fp = fingerprint(kind, resource)
+            alert = self._open.get(fp)
+            if alert is None:
+                if self._cooling(fp, now):
+                    return None
+                return self._fire(fp, kind, resource, severity, None, None, message, now)
+            return self._update(alert, severity, None, None, message, now)
+
+    def clear_event(self, kind: AlertKind, resource: str, now: datetime) -> Alert | None:
+        """Resolve the open event alert of this kind and resource; None when there is none."""
+        with self._lock:
+            alert = self._open.get(fingerprint(kind, resource))
+            return None if alert is None else self._close(alert, now, "auto", None)
+
     def active(self) -> list[Alert]:
         """Firing alerts, critical first, then oldest first."""
         with self._lock:
@@ -253,7 +273,7 @@ class AlertEngine:
         resource: str,
         severity: Severity,
         value: float | None,
-        threshold: float,
+        threshold: float | None,
         message: str,
         now: datetime,
     ) -> Alert:
@@ -280,7 +300,7 @@ class AlertEngine:
         alert: Alert,
         severity: Severity,
         value: float | None,
-        threshold: float,
+        threshold: float | None,
         message: str,
         now: datetime,
     ) -> Alert | None:

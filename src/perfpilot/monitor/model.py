@@ -21,6 +21,8 @@ class AlertStatus(StrEnum):
 class AlertKind(StrEnum):
     THRESHOLD = "threshold"
     PREDICTED = "predicted"
+    # A component reported unhealthy by the scheduled health check.
+    HEALTH = "health"
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,11 @@ def open_store(url: str) -> Store:
     )
 
 
+def is_postgres_url(url: str) -> bool:
+    """Whether ``url`` names a PostgreSQL store (else SQLite)."""
+    return url.startswith(_POSTGRES_SCHEMES)
+
+
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***``."""
     return _PASSWORD.sub(r"\1:***@", url)

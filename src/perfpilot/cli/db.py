@@ -1,0 +1,184 @@
+"""`perfpilot db report|advise|optimize`: the Database Tuner from the terminal, on any database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from perfpilot.api.database_models import DatabaseReportOut, OutcomeOut
+from perfpilot.app import build_tuner
+from perfpilot.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, err, load_or_exit
+from perfpilot.core.clock import SystemClock
+from perfpilot.core.risk import Trigger
+from perfpilot.database.tuner import DatabaseTuner, TunerReport, UnknownActions
+from perfpilot.store.factory import open_store
+
+db_cli = typer.Typer(help="Database Tuner: report, index and configuration advice, optimize.")
+
+DsnOption = Annotated[
+    str | None, typer.Option("--dsn", help="PostgreSQL URL (default DATABASE_URL).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
+T = TypeVar("T")
+
+
+@contextmanager
+def _tuner(dsn: str | None) -> Iterator[DatabaseTuner]:
+    settings = load_or_exit()
+    store = open_store(settings.store_url)
+    try:
+        store.migrate()
+        yield build_tuner(settings, store, SystemClock(), dsn=dsn)
+    finally:
+        store.close()
+
+
+def _with_progress(message: str, work: Callable[[], T]) -> T:
+    """Run ``work`` under a spinner on stderr; a database error exits 2 with its message."""
+    try:
+        with err.status(message):
+            return work()
+    except psycopg.Error as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_ERROR) from exc
+
+
+def _emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _has_findings(report: TunerReport) -> bool:
+    serious = [f for f in report.health.findings if f.severity.value in ("warning", "critical")]
+    return bool(serious or report.actions)
+
+
+@db_cli.command("report")
+def report(dsn: DsnOption = None, as_json: JsonFlag = False) -> None:
+    """Everything: workload, health checks, advice and the action plan."""
+    with _tuner(dsn) as tuner:
+        result = _with_progress("reading the database…", tuner.report)
+    out = DatabaseReportOut.of(result)
+    if as_json:
+        _emit_json(out.model_dump(mode="json"))
+    else:
+        _render_report(Console(), out)
+    raise typer.Exit(EXIT_FINDINGS if _has_findings(result) else EXIT_OK)
+
+
+@db_cli.command("advise")
+def advise(dsn: DsnOption = None, as_json: JsonFlag = False) -> None:
+    """Index and configuration advice only."""
+    with _tuner(dsn) as tuner:
+        result = _with_progress("costing index candidates…", tuner.report)
+    out = DatabaseReportOut.of(result)
+    if as_json:
+        _emit_json(
+            out.model_dump(
+                mode="json",
+                include={"indexes", "indexes_reason", "configuration", "configuration_warnings"},
+            )
+        )
+    else:
+        console = Console()
+        _render_indexes(console, out)
+        _render_configuration(console, out)
+    has_advice = bool(result.configuration or (result.indexes and result.indexes.recommendations))
+    raise typer.Exit(EXIT_FINDINGS if has_advice else EXIT_OK)
+
+
+@db_cli.command("optimize")
+def optimize(
+    dsn: DsnOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Apply (up to medium risk).")] = False,
+    action: Annotated[
+        list[str] | None, typer.Option("--action", help="Only this action id (repeatable).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Plan the tuner's actions, or apply them with --force."""
+    trigger = Trigger.FORCED if force else Trigger.REQUEST
+    with _tuner(dsn) as tuner:
+        try:
+            _, outcomes = _with_progress(
+                "planning…" if not force else "applying…",
+                lambda: tuner.optimize(trigger, action),
+            )
+        except UnknownActions as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_ERROR) from exc
+    rows = [OutcomeOut.of(o) for o in outcomes]
+    if as_json:
+        _emit_json([r.model_dump(mode="json") for r in rows])
+    else:
+        table = Table("id", "kind", "risk", "outcome", "statement", "detail")
+        for row in rows:
+            table.add_row(row.id, row.kind, row.risk, row.outcome, row.statement, row.detail)
+        Console().print(table)
+    failed = any(r.outcome == "failed" for r in rows)
+    raise typer.Exit(EXIT_ERROR if failed else EXIT_OK)
+
+
+def _render_report(console: Console, out: DatabaseReportOut) -> None:
+    console.print(
+        f"[bold]{out.database}[/bold] (PostgreSQL {out.server_version}) at {out.generated_at}"
+    )
+    console.print(f"workload: {out.workload.status} — {out.workload.window}", highlight=False)
+    for remedy in out.workload.remedies:
+        console.print(f"  fix: {remedy}", highlight=False)
+    statements = Table("calls", "mean ms", "total ms", "query", title="top statements")
+    for s in out.statements[:10]:
+        mean = "n/a" if s.mean_ms is None else f"{s.mean_ms:.2f}"
+        statements.add_row(str(s.calls), mean, f"{s.total_ms:.0f}", s.query[:80])
+    console.print(statements)
+    findings = Table("severity", "check", "subject", "message", title="health checks")
+    for check in out.checks:
+        for f in check.findings:
+            findings.add_row(f.severity.value, f.check, f.subject, f.message)
+    console.print(findings)
+    _render_indexes(console, out)
+    _render_configuration(console, out)
+    actions = Table("id", "kind", "risk", "target", title="plan (apply with db optimize --force)")
+    for a in out.actions:
+        actions.add_row(a.id, a.kind, a.risk, a.target)
+    console.print(actions)
+
+
+def _render_indexes(console: Console, out: DatabaseReportOut) -> None:
+    if out.indexes is None:
+        console.print(f"indexes: {out.indexes_reason}", highlight=False)
+        return
+    label = "verified by HypoPG" if out.indexes.verified else "UNVERIFIED heuristic"
+    table = Table("ddl", "queries", "cost", "size", "saved/day", title=f"index advice ({label})")
+    for rec in out.indexes.recommendations:
+        saved = (
+            "n/a"
+            if rec.time_saved_ms_per_day is None
+            else f"{rec.time_saved_ms_per_day / 1000:.0f} s"
+        )
+        size = "n/a" if rec.size_bytes is None else f"{rec.size_bytes / 1e6:.1f} MB"
+        table.add_row(
+            rec.ddl, str(len(rec.queries)), f"{rec.cost_before} -> {rec.cost_after}", size, saved
+        )
+    console.print(table)
+    console.print(
+        f"{out.indexes.fingerprints_costed}/{out.indexes.fingerprints} statement groups costed,"
+        f" {out.indexes.whatif_costings} what-if costings",
+        highlight=False,
+    )
+
+
+def _render_configuration(console: Console, out: DatabaseReportOut) -> None:
+    table = Table("setting", "current", "apply by", title="configuration advice (PGTune)")
+    for c in out.configuration:
+        table.add_row(c.line, c.current, c.apply_by)
+    console.print(table)
+    for warning in out.configuration_warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)

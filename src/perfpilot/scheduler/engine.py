@@ -1,0 +1,433 @@
+"""The scheduler engine: decides with the pure policy, runs task functions, records every run.
+
+Everything time-based happens in :meth:`Scheduler.run_due` (fire times, deadlines, retries,
+queued runs), so tests drive it with a manual clock; :meth:`Scheduler.serve` only calls it
+and sleeps until the next thing is due or a run finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from perfpilot.core.clock import Clock
+from perfpilot.core.errors import ConflictError, NotFoundError
+from perfpilot.scheduler.catalog import TaskRegistry
+from perfpilot.scheduler.entry import Entry, describe_error, lock_key, retryable
+from perfpilot.scheduler.policy import (
+    Due,
+    defer_reason,
+    due_runs,
+    next_fire,
+    retry_delay_s,
+    start_blocker,
+    trigger_of,
+)
+from perfpilot.scheduler.ports import RunHistory, RunLock
+from perfpilot.scheduler.run import RunStatus, RunTrigger, TaskRun
+from perfpilot.scheduler.task import ScheduledTask, TaskOverride, apply_override
+
+logger = logging.getLogger(__name__)
+
+RunObserver = Callable[[TaskRun], None]
+CpuProbe = Callable[[], float | None]
+
+# Upper bound of one sleep: overrides written by another replica and wall-clock steps are
+# noticed within this time; one wake a minute costs nothing measurable.
+_MAX_SLEEP_S = 60.0
+# How often a deferred task looks at the CPU level again.
+_DEFER_RECHECK_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The engine's limits and policy; ``runner`` names this replica in run records."""
+
+    runner: str
+    max_concurrent: int = 3
+    misfire_grace_s: float = 300.0
+    max_defer_s: float = 7200.0
+    busy_cpu_percent: float = 75.0
+    cron_enabled: bool = True
+    # Time a cancelled attempt gets to unwind before it is recorded anyway.
+    cancel_grace_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunTicket:
+    """Answer to a run request: the record when it started, else why it waits."""
+
+    task_id: str
+    run: TaskRun
+    started: bool
+    waiting: str | None
+
+
+class Scheduler:
+    """Runs the configured tasks on cron, at most one run per task across all replicas."""
+
+    def __init__(
+        self,
+        tasks: Sequence[ScheduledTask],
+        registry: TaskRegistry,
+        history: RunHistory,
+        lock: RunLock,
+        clock: Clock,
+        config: EngineConfig,
+        cpu_probe: CpuProbe | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._configured = {task.id: task for task in tasks}
+        self._overrides: dict[str, TaskOverride] = {}
+        self.registry = registry
+        self.history = history
+        self._lock = lock
+        self._clock = clock
+        self.config = config
+        self._cpu_probe = cpu_probe or (lambda: None)
+        self._rng = rng or random.Random()
+        self._last_fired: dict[str, datetime] = {}
+        self._entries: dict[str, Entry] = {}
+        self._observers: list[RunObserver] = []
+        self._mutex = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self.last_error: str | None = None
+        self.restored = False
+
+    # ------------------------------------------------------------------ reading
+
+    def tasks(self) -> list[ScheduledTask]:
+        """Every task with its API override applied, in configuration order."""
+        return [apply_override(t, self._overrides.get(t.id)) for t in self._configured.values()]
+
+    def task(self, task_id: str) -> ScheduledTask:
+        """One task; NotFoundError for an unknown id."""
+        if task_id not in self._configured:
+            raise NotFoundError(f"task {task_id} not found")
+        return apply_override(self._configured[task_id], self._overrides.get(task_id))
+
+    def runnable(self) -> list[ScheduledTask]:
+        """Enabled tasks whose function is registered."""
+        return [
+            t for t in self.tasks() if t.enabled and self.registry.get(t.function_name) is not None
+        ]
+
+    def next_run(self, task: ScheduledTask, now: datetime) -> datetime | None:
+        """The task's next cron fire time; None while it cannot run on cron."""
+        if not self.config.cron_enabled or task not in self.runnable():
+            return None
+        return next_fire([task], self._last_fired, now)
+
+    def in_flight(self, task_id: str) -> Entry | None:
+        return self._entries.get(task_id)
+
+    def add_observer(self, observer: RunObserver) -> None:
+        """Call ``observer`` with every record that ends a run (and skipped or missed ones)."""
+        self._observers.append(observer)
+
+    # ------------------------------------------------------------------ changing
+
+    async def restore(self) -> None:
+        """Load the last fire time of each task; tasks without history start from now."""
+        stored = await asyncio.to_thread(self.history.last_scheduled)
+        now = self._clock.now()
+        for task_id in self._configured:
+            self._last_fired.setdefault(task_id, stored.get(task_id, now))
+        await self._refresh_overrides()
+        self.restored = True
+
+    async def update_task(self, override: TaskOverride) -> ScheduledTask:
+        """Store an API change; NotFoundError for an unknown id, ScheduleError when invalid."""
+        current = self.task(override.task_id)
+        merged = self._merged(self._overrides.get(override.task_id), override)
+        changed = apply_override(self._configured[override.task_id], merged)
+        trigger_of(changed)
+        await asyncio.to_thread(self.history.save_override, merged, self._clock.now())
+        self._overrides[override.task_id] = merged
+        if changed.enabled and not current.enabled:
+            # Fire times that passed while disabled are neither run nor reported as missed.
+            self._last_fired[changed.id] = self._clock.now()
+        self._wake.set()
+        return changed
+
+    async def run_now(self, task_id: str) -> RunTicket:
+        """Queue a manual run and start it when the limits allow.
+
+        NotFoundError for an unknown id; ConflictError when its function is not installed or
+        a run of the task is already queued or running.
+        """
+        async with self._mutex:
+            task = self.task(task_id)
+            reason = self.registry.unavailable_reason(task.function_name)
+            if reason is not None:
+                raise ConflictError(f"task {task_id} cannot run: {reason}")
+            if task_id in self._entries:
+                current = self._entries[task_id]
+                state = "running" if current.started else "queued"
+                raise ConflictError(f"task {task_id} already has a {state} run {current.run.id}")
+            now, mono = self._clock.now(), self._clock.monotonic()
+            entry = Entry.queued(task, RunTrigger.MANUAL, now, self.config.runner, mono)
+            self._entries[task_id] = entry
+            await self._start_queued(mono)
+            return RunTicket(task_id, entry.run, entry.started, entry.waiting)
+
+    async def run_due(self, now: datetime) -> list[TaskRun]:
+        """One scheduling cycle at ``now``; returns the records written by it."""
+        async with self._mutex:
+            await self._refresh_overrides()
+            written: list[TaskRun] = []
+            for entry in [e for e in self._entries.values() if e.started]:
+                written += await self._advance(entry)
+            if self.config.cron_enabled:
+                written += await self._fire(now)
+            written += await self._start_queued(self._clock.monotonic())
+            return written
+
+    async def wait_attempts(self) -> None:
+        """Wait until every running attempt has returned (tests and benchmarks)."""
+        attempts = [e.attempt for e in self._entries.values() if e.attempt is not None]
+        if attempts:
+            await asyncio.wait(attempts)
+
+    def seconds_until_due(self, now: datetime) -> float:
+        """How long the loop may sleep before :meth:`run_due` has something to do."""
+        waits = [_MAX_SLEEP_S]
+        if self.config.cron_enabled:
+            fire = next_fire(self.runnable(), self._last_fired, now)
+            if fire is not None:
+                waits.append((fire - now).total_seconds())
+        mono = self._clock.monotonic()
+        for entry in self._entries.values():
+            for at in (entry.deadline, entry.retry_at):
+                if at is not None:
+                    waits.append(at - mono)
+            if entry.waiting is not None:
+                waits.append(_DEFER_RECHECK_S)
+        return max(0.0, min(waits))
+
+    async def serve(self) -> None:
+        """Run until cancelled; in-flight runs are then recorded as failed."""
+        try:
+            await self.restore()
+            while True:
+                self._wake.clear()
+                try:
+                    await self.run_due(self._clock.now())
+                    self.last_error = None
+                except Exception as exc:  # noqa: BLE001 - a store outage must not end the loop
+                    self.last_error = describe_error(exc)
+                    logger.exception("scheduler cycle failed")
+                delay = self.seconds_until_due(self._clock.now())
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.001))
+                except TimeoutError:
+                    pass
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Cancel running attempts and record them as failed; release every lease."""
+        for entry in list(self._entries.values()):
+            if entry.attempt is not None and not entry.attempt.done():
+                entry.attempt.cancel()
+                await asyncio.wait([entry.attempt], timeout=self.config.cancel_grace_s)
+            if entry.started:
+                await self._finish(entry, RunStatus.FAILED, "service stopped during the run")
+            else:
+                del self._entries[entry.task.id]
+
+    # ------------------------------------------------------------------ cycle steps
+
+    async def _refresh_overrides(self) -> None:
+        stored = await asyncio.to_thread(self.history.load_overrides)
+        self._overrides = {o.task_id: o for o in stored if o.task_id in self._configured}
+
+    async def _fire(self, now: datetime) -> list[TaskRun]:
+        runnable = self.runnable()
+        runnable_ids = {t.id for t in runnable}
+        for task in self._configured:
+            if task not in runnable_ids:
+                # Disabled tasks keep their reference point at now: enabling one later does
+                # not report the fire times it slept through as missed.
+                self._last_fired[task] = now
+        written: list[TaskRun] = []
+        for due in due_runs(runnable, self._last_fired, now, self.config.misfire_grace_s):
+            self._last_fired[due.task_id] = due.scheduled_for
+            written += await self._dispatch(self.task(due.task_id), due, now)
+        return written
+
+    async def _dispatch(self, task: ScheduledTask, due: Due, now: datetime) -> list[TaskRun]:
+        if due.missed:
+            late_s = (now - due.scheduled_for).total_seconds()
+            error = (
+                f"fire time seen {late_s:.0f}s late (grace {self.config.misfire_grace_s:g}s);"
+                f" {due.coalesced} fire time(s) coalesced"
+            )
+            return await self._record_unless_taken(task, due.scheduled_for, RunStatus.MISSED, error)
+        current = self._entries.get(task.id)
+        if current is not None:
+            state = "running" if current.started else f"waiting ({current.waiting})"
+            error = f"previous run {current.run.id} still {state}"
+            return [await self._record(task, due.scheduled_for, RunStatus.SKIPPED, error)]
+        self._entries[task.id] = Entry.queued(
+            task, RunTrigger.CRON, due.scheduled_for, self.config.runner, self._clock.monotonic()
+        )
+        return []
+
+    async def _start_queued(self, mono: float) -> list[TaskRun]:
+        written: list[TaskRun] = []
+        for entry in sorted(self._entries.values(), key=lambda e: e.queued_at):
+            if entry.started:
+                continue
+            running = [e.task for e in self._entries.values() if e.started]
+            entry.waiting = start_blocker(entry.task, running, self.config.max_concurrent)
+            if entry.waiting is None and entry.run.trigger is RunTrigger.CRON:
+                entry.waiting = defer_reason(
+                    entry.task,
+                    self._cpu_probe(),
+                    self.config.busy_cpu_percent,
+                    mono - entry.queued_at,
+                    self.config.max_defer_s,
+                )
+            if entry.waiting is None:
+                written += await self._claim_and_start(entry)
+        return written
+
+    async def _claim_and_start(self, entry: Entry) -> list[TaskRun]:
+        task, run = entry.task, entry.run
+        lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(task.id))
+        if lease is None:
+            del self._entries[task.id]
+            error = "another replica is running this task"
+            skipped = await self._record(
+                task, run.scheduled_for, RunStatus.SKIPPED, error, run.trigger
+            )
+            return [skipped]
+        try:
+            if run.trigger is RunTrigger.CRON and await asyncio.to_thread(
+                self.history.slot_taken, task.id, run.scheduled_for
+            ):
+                # Another replica already ran this fire time and let go of the lock.
+                del self._entries[task.id]
+                await asyncio.to_thread(lease.release)
+                return []
+            entry.run = replace(run, started_at=self._clock.now(), attempts=1)
+            await asyncio.to_thread(self.history.save_run, entry.run)
+        except BaseException:
+            self._entries.pop(task.id, None)
+            await asyncio.to_thread(lease.release)
+            raise
+        entry.lease = lease
+        self._launch(entry)
+        return []
+
+    def _launch(self, entry: Entry) -> None:
+        function = self.registry.get(entry.task.function_name)
+        if function is None:
+            raise ConflictError(f"task function {entry.task.function_name} is not registered")
+
+        async def attempt() -> str:
+            return await function()
+
+        entry.attempt = asyncio.create_task(attempt(), name=f"perfpilot-task-{entry.task.id}")
+        entry.attempt.add_done_callback(lambda _: self._wake.set())
+        entry.deadline = self._clock.monotonic() + entry.task.max_duration_seconds
+        entry.retry_at = None
+
+    async def _advance(self, entry: Entry) -> list[TaskRun]:
+        """Record a finished or overdue attempt, or start a retry that is due."""
+        mono = self._clock.monotonic()
+        attempt = entry.attempt
+        if attempt is None:
+            if entry.retry_at is not None and entry.retry_at <= mono:
+                entry.run = replace(entry.run, attempts=entry.run.attempts + 1)
+                await asyncio.to_thread(self.history.save_run, entry.run)
+                self._launch(entry)
+            return []
+        if attempt.done():
+            return await self._attempt_ended(entry, attempt)
+        if entry.deadline is not None and entry.deadline <= mono:
+            attempt.cancel()
+            await asyncio.wait([attempt], timeout=self.config.cancel_grace_s)
+            if not attempt.done():
+                logger.error("task %s ignores cancellation; recorded anyway", entry.task.id)
+            limit = entry.task.max_duration_seconds
+            error = f"cancelled after exceeding max_duration_seconds={limit:g}"
+            return [await self._finish(entry, RunStatus.TIMED_OUT, error)]
+        return []
+
+    async def _attempt_ended(self, entry: Entry, attempt: asyncio.Task[str]) -> list[TaskRun]:
+        entry.attempt, entry.deadline = None, None
+        if attempt.cancelled():
+            return [await self._finish(entry, RunStatus.FAILED, "attempt was cancelled")]
+        exc = attempt.exception()
+        if exc is None:
+            entry.run = replace(entry.run, summary=str(attempt.result()))
+            return [await self._finish(entry, RunStatus.SUCCEEDED, None)]
+        error = describe_error(exc)
+        logger.warning("task %s attempt %d failed: %s", entry.task.id, entry.run.attempts, error)
+        if not retryable(exc, entry.run.attempts, entry.task):
+            return [await self._finish(entry, RunStatus.FAILED, error)]
+        delay = retry_delay_s(entry.task, entry.run.attempts, self._rng)
+        entry.retry_at = self._clock.monotonic() + delay
+        entry.run = replace(entry.run, error=f"{error} (retry in {delay:.1f}s)")
+        await asyncio.to_thread(self.history.save_run, entry.run)
+        return []
+
+    async def _finish(self, entry: Entry, status: RunStatus, error: str | None) -> TaskRun:
+        self._entries.pop(entry.task.id, None)
+        run = entry.finished(status, self._clock.now(), error)
+        try:
+            await asyncio.to_thread(self.history.save_run, run)
+        finally:
+            if entry.lease is not None:
+                await asyncio.to_thread(entry.lease.release)
+        self._notify(run)
+        return run
+
+    async def _record_unless_taken(
+        self, task: ScheduledTask, scheduled_for: datetime, status: RunStatus, error: str
+    ) -> list[TaskRun]:
+        lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(task.id))
+        if lease is None:
+            return []  # the replica holding the task decides about this fire time
+        try:
+            if await asyncio.to_thread(self.history.slot_taken, task.id, scheduled_for):
+                return []
+            return [await self._record(task, scheduled_for, status, error)]
+        finally:
+            await asyncio.to_thread(lease.release)
+
+    async def _record(
+        self,
+        task: ScheduledTask,
+        scheduled_for: datetime,
+        status: RunStatus,
+        error: str,
+        trigger: RunTrigger = RunTrigger.CRON,
+    ) -> TaskRun:
+        entry = Entry.queued(task, trigger, scheduled_for, self.config.runner, 0.0)
+        run = entry.finished(status, self._clock.now(), error)
+        await asyncio.to_thread(self.history.save_run, run)
+        logger.info("task %s %s for %s: %s", task.id, status.value, scheduled_for, error)
+        self._notify(run)
+        return run
+
+    def _notify(self, run: TaskRun) -> None:
+        for observer in self._observers:
+            observer(run)
+
+    @staticmethod
+    def _merged(current: TaskOverride | None, change: TaskOverride) -> TaskOverride:
+        if current is None:
+            return change
+        return TaskOverride(
+            task_id=change.task_id,
+            enabled=current.enabled if change.enabled is None else change.enabled,
+            cron_expression=change.cron_expression or current.cron_expression,
+            timezone=change.timezone or current.timezone,
+        )

@@ -1,0 +1,116 @@
+"""Pure decisions: which fire times are due or missed, whether a run may start, retry delays."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from perfpilot.core.backoff import Backoff
+from perfpilot.scheduler.task import ScheduledTask
+from perfpilot.scheduler.trigger import CronTrigger
+
+# Retry delays grow from the task's retry_delay_seconds but never past an hour: a task that
+# still fails after that waits for its next fire time instead.
+MAX_RETRY_DELAY_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """The newest fire time of a task at or before ``now``.
+
+    ``coalesced`` counts the fire times it stands for (more than one after downtime: they
+    collapse into one run, as APScheduler's ``coalesce``); ``missed`` is set when that newest
+    fire time is older than the grace time, so it is recorded instead of run.
+    """
+
+    task_id: str
+    scheduled_for: datetime
+    coalesced: int
+    missed: bool
+
+
+def trigger_of(task: ScheduledTask) -> CronTrigger:
+    """The task's trigger; raises ScheduleError when its cron or zone is invalid."""
+    return CronTrigger.of(task.cron_expression, task.timezone)
+
+
+def due_runs(
+    tasks: Sequence[ScheduledTask],
+    last_fired: Mapping[str, datetime],
+    now: datetime,
+    grace_s: float,
+) -> list[Due]:
+    """Fire times of enabled tasks in (last fired, now], one :class:`Due` per task.
+
+    A task absent from ``last_fired`` has no reference point yet and is not due.
+    """
+    due: list[Due] = []
+    for task in tasks:
+        since = last_fired.get(task.id)
+        if not task.enabled or since is None:
+            continue
+        fires = trigger_of(task).fire_times(since, now)
+        if not fires:
+            continue
+        newest = fires[-1]
+        late = now - newest > timedelta(seconds=grace_s)
+        due.append(Due(task.id, newest, coalesced=len(fires), missed=late))
+    return due
+
+
+def next_fire(
+    tasks: Sequence[ScheduledTask], last_fired: Mapping[str, datetime], now: datetime
+) -> datetime | None:
+    """The earliest upcoming fire time among enabled tasks, or None when none is enabled."""
+    fires = [
+        trigger_of(task).next_after(max(last_fired.get(task.id, now), now))
+        for task in tasks
+        if task.enabled
+    ]
+    return min(fires, default=None)
+
+
+def start_blocker(
+    task: ScheduledTask, running: Sequence[ScheduledTask], max_concurrent: int
+) -> str | None:
+    """Why ``task`` cannot start next to the ``running`` tasks; None when it can."""
+    if len(running) >= max_concurrent:
+        return f"concurrency limit of {max_concurrent} runs reached"
+    if task.heavy_db:
+        heavy = next((other for other in running if other.heavy_db), None)
+        if heavy is not None:
+            return f"heavy database task {heavy.id} is running"
+    return None
+
+
+def defer_reason(
+    task: ScheduledTask,
+    cpu_percent: float | None,
+    busy_threshold: float,
+    waited_s: float,
+    max_defer_s: float,
+) -> str | None:
+    """Why a deferrable task should wait for a quieter moment; None when it should start.
+
+    An unknown CPU level does not defer: no data is not the same as busy.
+    """
+    if not task.deferrable or cpu_percent is None or waited_s >= max_defer_s:
+        return None
+    if cpu_percent <= busy_threshold:
+        return None
+    return f"host busy: cpu {cpu_percent:.0f}% above {busy_threshold:g}%"
+
+
+def retry_delay_s(task: ScheduledTask, failed_attempts: int, rng: random.Random) -> float:
+    """Seconds before the next attempt after ``failed_attempts`` failures (full jitter)."""
+    cap = max(task.retry_delay_seconds, MAX_RETRY_DELAY_S)
+    backoff = Backoff(base_s=task.retry_delay_seconds, cap_s=cap, jitter=True)
+    return backoff.delay(failed_attempts - 1, rng)
+
+
+def retry_ceiling_s(task: ScheduledTask, failed_attempts: int) -> float:
+    """Upper bound of :func:`retry_delay_s` for the same arguments."""
+    cap = max(task.retry_delay_seconds, MAX_RETRY_DELAY_S)
+    return Backoff(base_s=task.retry_delay_seconds, cap_s=cap).ceiling(failed_attempts - 1)
