@@ -143,7 +143,9 @@ def _method(figures: Figures) -> list[str]:
         f"timed passes run every fingerprint {size.executions} times with the same values "
         "before and after the recommended indexes are built (with their own DDL, then ANALYZE "
         "and one warm-up pass). Workload time is the client-side wall time of every statement, "
-        "rows fetched. Other engineers' test runs share this host, so absolute times are noisy; "
+        "rows fetched. Date windows in the workload are random pairs of days (a third of the "
+        "range on average), far wider than the 0.5 % a generic plan assumes for a two-sided "
+        "range. Other engineers' test runs share this host, so absolute times are noisy; "
         "the ratio is the figure.",
         "",
     ]
@@ -196,11 +198,22 @@ def _templates(figures: Figures) -> list[str]:
         after = figures.indexed.by_template[template.name] * 1000
         ratio = f"{before / after:.1f}x" if after else "—"
         rows.append(f"| {template.name} | {before:.1f} | {after:.1f} | {ratio} |")
+    slower = [
+        f"{t.name} ({figures.baseline.by_template[t.name] / after:.2f}x)"
+        for t in TEMPLATES
+        if (after := figures.indexed.by_template[t.name]) > figures.baseline.by_template[t.name]
+    ]
+    note = (
+        [f"Slower with the indexes: {', '.join(slower)}.", ""]
+        if slower
+        else ["No statement shape was slower with the indexes.", ""]
+    )
     return [
         "| Statement shape | Baseline ms | With indexes ms | Ratio |",
         "| --- | ---: | ---: | ---: |",
         *rows,
         "",
+        *note,
     ]
 
 
