@@ -107,7 +107,8 @@ def test_healthz_and_readyz_report_each_component(
     assert by_name["database"]["state"] == "ok", by_name["database"]
     assert by_name["database"]["details"]["server"].startswith("PostgreSQL 15")
     assert by_name["cache"]["state"] == "ok", by_name["cache"]
-    assert by_name["scheduler"]["state"] == "not_configured"
+    assert by_name["scheduler"]["state"] == "ok"
+    assert by_name["auto_scaler"]["state"] in ("not_configured", "ok", "disabled")
 
 
 def test_unreachable_database_and_cache_are_unavailable_with_reason(

@@ -71,7 +71,8 @@ def test_process_top_measures_cpu_between_readings() -> None:
     sum(i * i for i in range(200_000))  # some CPU time for this process between readings
     second = {u.pid: u for u in top.read()}
     mine = second[os.getpid()]
-    assert mine.cpu_percent is not None and mine.cpu_percent > 0
+    assert mine.cpu_percent is not None
+    assert mine.cpu_percent > 0
 
 
 async def test_resource_report_names_top_processes_and_forecasts() -> None:
@@ -79,7 +80,8 @@ async def test_resource_report_names_top_processes_and_forecasts() -> None:
     report = ResourceReport(lambda: [forecast], top=200, prime_s=0.01)
     summary = await report.run()
     assert f"[{os.getpid()}]" in summary
-    assert "top cpu: " in summary and "top rss: " in summary
+    assert "top cpu: " in summary
+    assert "top rss: " in summary
     assert "disk:/ reaches 95% in 42 min" in summary
 
 
@@ -107,4 +109,5 @@ async def test_health_check_alerts_on_unhealthy_components_and_resolves(store: S
     clock.advance(3600)
     assert await check.run() == "3 components checked, all healthy"
     (resolved,) = store.list_alerts()
-    assert resolved.status is AlertStatus.RESOLVED and resolved.resolved_by == "auto"
+    assert resolved.status is AlertStatus.RESOLVED
+    assert resolved.resolved_by == "auto"

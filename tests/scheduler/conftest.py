@@ -64,14 +64,10 @@ def build_scheduler(
 
 
 @pytest.fixture
-def make_scheduler(
-    sqlite_store: Store, tmp_path: Path, clock: ManualClock
-) -> SchedulerFactory:
+def make_scheduler(sqlite_store: Store, tmp_path: Path, clock: ManualClock) -> SchedulerFactory:
     url = f"sqlite:///{tmp_path / 'store.db'}"
 
-    def make(
-        tasks: Sequence[ScheduledTask], registry: TaskRegistry, **config: object
-    ) -> Scheduler:
+    def make(tasks: Sequence[ScheduledTask], registry: TaskRegistry, **config: object) -> Scheduler:
         return build_scheduler(sqlite_store, url, clock, tasks, registry, **config)
 
     return make

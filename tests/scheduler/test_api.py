@@ -103,7 +103,8 @@ def test_lists_the_seven_tasks_with_missing_components_disabled(
     body = start().get(f"{BASE}/tasks").json()
     tasks = {t["id"]: t for t in body["tasks"]}
     assert set(tasks) == BUILTIN_IDS
-    assert body["cron_enabled"] is True and body["max_concurrent_runs"] == 3
+    assert body["cron_enabled"] is True
+    assert body["max_concurrent_runs"] == 3
     optimizer = tasks["perf_optimization_regular"]
     assert optimizer["cron_expression"] == "0 */4 * * *"
     assert optimizer["function_name"] == "run_performance_optimization"
@@ -180,7 +181,9 @@ def test_run_now_errors(start: Callable[..., TestClient]) -> None:
 def test_run_now_needs_the_writer(start: Callable[..., TestClient]) -> None:
     client = start({"PERFORMANCE_API_TOKEN": "s3cret"})
     assert client.post(f"{BASE}/tasks/health_check_hourly/run").status_code == 401
-    assert client.put(f"{BASE}/tasks/health_check_hourly", json={"enabled": False}).status_code == 401
+    assert (
+        client.put(f"{BASE}/tasks/health_check_hourly", json={"enabled": False}).status_code == 401
+    )
     ok = client.post(
         f"{BASE}/tasks/health_check_hourly/run", headers={"Authorization": "Bearer s3cret"}
     )
@@ -207,9 +210,7 @@ def test_update_rejects_bad_input_naming_the_field(
         assert [e["loc"][-1] for e in errors] == [field]
 
 
-def test_update_changes_and_persists(
-    start: Callable[..., TestClient], clock: ManualClock
-) -> None:
+def test_update_changes_and_persists(start: Callable[..., TestClient], clock: ManualClock) -> None:
     client = start()
     assert client.put(f"{BASE}/tasks/nope", json={"enabled": False}).status_code == 404
     response = client.put(
@@ -219,7 +220,8 @@ def test_update_changes_and_persists(
     assert response.status_code == 200, response.text
     assert response.json()["next_run_at"] == "2026-03-03T02:30:00Z"
     disabled = client.put(f"{BASE}/tasks/health_check_hourly", json={"enabled": False}).json()
-    assert disabled["state"] == "disabled" and disabled["cron_expression"] == "30 2 * * *"
+    assert disabled["state"] == "disabled"
+    assert disabled["cron_expression"] == "30 2 * * *"
     clock.advance(30)
     run_due(client, clock)
     assert runs(client, "health_check_hourly") == []
@@ -274,3 +276,16 @@ def test_invalid_cron_in_the_config_file_stops_start_up(
     config = '[[scheduler.tasks]]\nid = "health_check_hourly"\ncron_expression = "0 * * *"\n'
     with pytest.raises(ConfigError, match=r"scheduler.tasks\[0\].cron_expression"):
         start(config=config)
+
+
+def test_quiet_hours_default_before_a_week_of_rollups(start: Callable[..., TestClient]) -> None:
+    body = start().get(f"{BASE}/quiet-hours").json()
+    assert body == {
+        "source": "default",
+        "start_hour": 1,
+        "hours": 4,
+        "zone": "Europe/Madrid",
+        "days_of_data": body["days_of_data"],
+        "mean_cpu_percent": None,
+    }
+    assert body["days_of_data"] < 7

@@ -43,7 +43,11 @@ def env(tmp_path: Path, pg_dsn: str, redis_url: str) -> dict[str, str]:
 def served(env: dict[str, str]) -> Iterator[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PERFORMANCE_")}
     process = subprocess.Popen(
-        [*CLI, "serve"], env=clean | env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*CLI, "serve"],
+        env=clean | env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{env['PERFORMANCE_PORT']}"
     deadline = time.monotonic() + 30
@@ -93,8 +97,11 @@ def test_errors_exit_2(served: str, env: dict[str, str]) -> None:
     refused = run_cli(["tasks", "run", "perf_optimization_regular"], env)
     assert refused.returncode == 2
     assert "optimizer not installed" in refused.stderr
-    wrong_token = run_cli(["tasks", "run", "health_check_hourly"], env | {"PERFORMANCE_API_TOKEN": "x"})
-    assert wrong_token.returncode == 2 and "401" in wrong_token.stderr
+    wrong_token = run_cli(
+        ["tasks", "run", "health_check_hourly"], env | {"PERFORMANCE_API_TOKEN": "x"}
+    )
+    assert wrong_token.returncode == 2
+    assert "401" in wrong_token.stderr
 
 
 def test_unreachable_service_exits_2(env: dict[str, str]) -> None:

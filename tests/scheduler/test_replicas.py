@@ -28,7 +28,11 @@ def pg_stores(pg_dsn: str) -> Iterator[tuple[Store, Store]]:
 
 
 def replicas(
-    pg_dsn: str, stores: tuple[Store, Store], clock: ManualClock, calls: list[str], gate: asyncio.Event
+    pg_dsn: str,
+    stores: tuple[Store, Store],
+    clock: ManualClock,
+    calls: list[str],
+    gate: asyncio.Event,
 ) -> tuple[Scheduler, Scheduler]:
     def registry(replica: str) -> TaskRegistry:
         reg = TaskRegistry()

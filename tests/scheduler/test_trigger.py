@@ -102,7 +102,8 @@ def test_retry_delays_stay_within_full_jitter_bounds() -> None:
         delays = [retry_delay_s(t, failed, rng) for _ in range(200)]
         assert all(0.0 <= d <= ceiling for d in delays)
         # Jitter spreads the delays over the whole range, not around one point.
-        assert min(delays) < ceiling * 0.1 and max(delays) > ceiling * 0.9
+        assert min(delays) < ceiling * 0.1
+        assert max(delays) > ceiling * 0.9
 
 
 def test_deferral_only_for_deferrable_tasks_on_a_busy_host_up_to_the_maximum() -> None:
@@ -112,3 +113,26 @@ def test_deferral_only_for_deferrable_tasks_on_a_busy_host_up_to_the_maximum() -
     assert defer_reason(t, None, 75.0, 0.0, 3600) is None
     assert defer_reason(t, 92.0, 75.0, 3600.0, 3600) is None
     assert defer_reason(task("n"), 92.0, 75.0, 0.0, 3600) is None
+
+
+def test_quiet_window_needs_a_week_and_finds_the_quietest_hours() -> None:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from perfpilot.scheduler.best_hours import quiet_window
+
+    madrid = ZoneInfo("Europe/Madrid")
+    start = utc(2026, 1, 5, 0)
+
+    def cpu(at: datetime) -> float:
+        # Busy by day, quietest from 03:00 to 06:00 Madrid time.
+        hour = at.astimezone(madrid).hour
+        return 5.0 if 3 <= hour < 6 else 60.0
+
+    points = [(start + timedelta(minutes=10 * i), 0.0) for i in range(6 * 24 * 8)]
+    points = [(at, cpu(at)) for at, _ in points]
+    found = quiet_window(points, madrid, hours=3, default_start_hour=1)
+    assert (found.source, found.start_hour, found.mean_cpu_percent) == ("rollups", 3, 5.0)
+    assert found.days_of_data > 7
+    short = quiet_window(points[: 6 * 24 * 3], madrid, hours=3, default_start_hour=1)
+    assert (short.source, short.start_hour, short.mean_cpu_percent) == ("default", 1, None)

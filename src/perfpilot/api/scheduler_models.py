@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -136,3 +137,13 @@ class TaskUpdateIn(BaseModel):
             raise ValueError("set at least one of enabled, cron_expression, timezone")
         return self
 
+
+class QuietHoursOut(_Out):
+    """The daily maintenance window: measured from >= 7 days of CPU rollups, else the default."""
+
+    source: Literal["rollups", "default"]
+    start_hour: int = Field(description="Local hour (0-23) the window starts at")
+    hours: int
+    zone: str
+    days_of_data: float
+    mean_cpu_percent: float | None = Field(description="Null for the default window")

@@ -23,6 +23,8 @@ class AlertKind(StrEnum):
     PREDICTED = "predicted"
     # A component reported unhealthy by the scheduled health check.
     HEALTH = "health"
+    # An instance count the Auto Scaler changed (info; resolves once the count is reached).
+    SCALING = "scaling"
 
 
 @dataclass(frozen=True, slots=True)

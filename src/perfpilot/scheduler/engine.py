@@ -8,22 +8,23 @@ and sleeps until the next thing is due or a run finishes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from perfpilot.core.clock import Clock
 from perfpilot.core.errors import ConflictError, NotFoundError
 from perfpilot.scheduler.catalog import TaskRegistry
-from perfpilot.scheduler.entry import Entry, describe_error, lock_key, retryable
+from perfpilot.scheduler.entry import Entry, describe_error
+from perfpilot.scheduler.executor import RunExecutor, RunObserver
 from perfpilot.scheduler.policy import (
     Due,
     defer_reason,
     due_runs,
     next_fire,
-    retry_delay_s,
     start_blocker,
     trigger_of,
 )
@@ -33,7 +34,6 @@ from perfpilot.scheduler.task import ScheduledTask, TaskOverride, apply_override
 
 logger = logging.getLogger(__name__)
 
-RunObserver = Callable[[TaskRun], None]
 CpuProbe = Callable[[], float | None]
 
 # Upper bound of one sleep: overrides written by another replica and wall-clock steps are
@@ -85,16 +85,22 @@ class Scheduler:
         self._overrides: dict[str, TaskOverride] = {}
         self.registry = registry
         self.history = history
-        self._lock = lock
         self._clock = clock
         self.config = config
         self._cpu_probe = cpu_probe or (lambda: None)
-        self._rng = rng or random.Random()
         self._last_fired: dict[str, datetime] = {}
-        self._entries: dict[str, Entry] = {}
-        self._observers: list[RunObserver] = []
         self._mutex = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._executor = RunExecutor(
+            registry,
+            history,
+            lock,
+            clock,
+            config.runner,
+            self._wake.set,
+            config.cancel_grace_s,
+            rng,
+        )
         self.last_error: str | None = None
         self.restored = False
 
@@ -123,11 +129,23 @@ class Scheduler:
         return next_fire([task], self._last_fired, now)
 
     def in_flight(self, task_id: str) -> Entry | None:
-        return self._entries.get(task_id)
+        return self._executor.entries.get(task_id)
+
+    def wake(self) -> None:
+        """Make the loop re-evaluate now, e.g. after the clock or a task changed outside it."""
+        self._wake.set()
 
     def add_observer(self, observer: RunObserver) -> None:
         """Call ``observer`` with every record that ends a run (and skipped or missed ones)."""
-        self._observers.append(observer)
+        self._executor.add_observer(observer)
+
+    async def wait_attempts(self) -> None:
+        """Wait until every running attempt has returned (tests and benchmarks)."""
+        await self._executor.wait_attempts()
+
+    async def stop(self) -> None:
+        """Cancel running attempts and record them as failed; release every lease."""
+        await self._executor.stop()
 
     # ------------------------------------------------------------------ changing
 
@@ -165,13 +183,13 @@ class Scheduler:
             reason = self.registry.unavailable_reason(task.function_name)
             if reason is not None:
                 raise ConflictError(f"task {task_id} cannot run: {reason}")
-            if task_id in self._entries:
-                current = self._entries[task_id]
+            if task_id in self._executor.entries:
+                current = self._executor.entries[task_id]
                 state = "running" if current.started else "queued"
                 raise ConflictError(f"task {task_id} already has a {state} run {current.run.id}")
             now, mono = self._clock.now(), self._clock.monotonic()
             entry = Entry.queued(task, RunTrigger.MANUAL, now, self.config.runner, mono)
-            self._entries[task_id] = entry
+            self._executor.entries[task_id] = entry
             await self._start_queued(mono)
             return RunTicket(task_id, entry.run, entry.started, entry.waiting)
 
@@ -180,18 +198,12 @@ class Scheduler:
         async with self._mutex:
             await self._refresh_overrides()
             written: list[TaskRun] = []
-            for entry in [e for e in self._entries.values() if e.started]:
-                written += await self._advance(entry)
+            for entry in [e for e in self._executor.entries.values() if e.started]:
+                written += await self._executor.advance(entry)
             if self.config.cron_enabled:
                 written += await self._fire(now)
             written += await self._start_queued(self._clock.monotonic())
             return written
-
-    async def wait_attempts(self) -> None:
-        """Wait until every running attempt has returned (tests and benchmarks)."""
-        attempts = [e.attempt for e in self._entries.values() if e.attempt is not None]
-        if attempts:
-            await asyncio.wait(attempts)
 
     def seconds_until_due(self, now: datetime) -> float:
         """How long the loop may sleep before :meth:`run_due` has something to do."""
@@ -201,7 +213,7 @@ class Scheduler:
             if fire is not None:
                 waits.append((fire - now).total_seconds())
         mono = self._clock.monotonic()
-        for entry in self._entries.values():
+        for entry in self._executor.entries.values():
             for at in (entry.deadline, entry.retry_at):
                 if at is not None:
                     waits.append(at - mono)
@@ -218,29 +230,14 @@ class Scheduler:
                 try:
                     await self.run_due(self._clock.now())
                     self.last_error = None
-                except Exception as exc:  # noqa: BLE001 - a store outage must not end the loop
+                except Exception as exc:
                     self.last_error = describe_error(exc)
                     logger.exception("scheduler cycle failed")
                 delay = self.seconds_until_due(self._clock.now())
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.001))
-                except TimeoutError:
-                    pass
         finally:
             await self.stop()
-
-    async def stop(self) -> None:
-        """Cancel running attempts and record them as failed; release every lease."""
-        for entry in list(self._entries.values()):
-            if entry.attempt is not None and not entry.attempt.done():
-                entry.attempt.cancel()
-                await asyncio.wait([entry.attempt], timeout=self.config.cancel_grace_s)
-            if entry.started:
-                await self._finish(entry, RunStatus.FAILED, "service stopped during the run")
-            else:
-                del self._entries[entry.task.id]
-
-    # ------------------------------------------------------------------ cycle steps
 
     async def _refresh_overrides(self) -> None:
         stored = await asyncio.to_thread(self.history.load_overrides)
@@ -267,23 +264,25 @@ class Scheduler:
                 f"fire time seen {late_s:.0f}s late (grace {self.config.misfire_grace_s:g}s);"
                 f" {due.coalesced} fire time(s) coalesced"
             )
-            return await self._record_unless_taken(task, due.scheduled_for, RunStatus.MISSED, error)
-        current = self._entries.get(task.id)
+            return await self._executor.record_unless_taken(
+                task, due.scheduled_for, RunStatus.MISSED, error
+            )
+        current = self._executor.entries.get(task.id)
         if current is not None:
             state = "running" if current.started else f"waiting ({current.waiting})"
             error = f"previous run {current.run.id} still {state}"
-            return [await self._record(task, due.scheduled_for, RunStatus.SKIPPED, error)]
-        self._entries[task.id] = Entry.queued(
+            return [await self._executor.record(task, due.scheduled_for, RunStatus.SKIPPED, error)]
+        self._executor.entries[task.id] = Entry.queued(
             task, RunTrigger.CRON, due.scheduled_for, self.config.runner, self._clock.monotonic()
         )
         return []
 
     async def _start_queued(self, mono: float) -> list[TaskRun]:
         written: list[TaskRun] = []
-        for entry in sorted(self._entries.values(), key=lambda e: e.queued_at):
+        for entry in sorted(self._executor.entries.values(), key=lambda e: e.queued_at):
             if entry.started:
                 continue
-            running = [e.task for e in self._entries.values() if e.started]
+            running = [e.task for e in self._executor.entries.values() if e.started]
             entry.waiting = start_blocker(entry.task, running, self.config.max_concurrent)
             if entry.waiting is None and entry.run.trigger is RunTrigger.CRON:
                 entry.waiting = defer_reason(
@@ -294,132 +293,8 @@ class Scheduler:
                     self.config.max_defer_s,
                 )
             if entry.waiting is None:
-                written += await self._claim_and_start(entry)
+                written += await self._executor.start(entry)
         return written
-
-    async def _claim_and_start(self, entry: Entry) -> list[TaskRun]:
-        task, run = entry.task, entry.run
-        lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(task.id))
-        if lease is None:
-            del self._entries[task.id]
-            error = "another replica is running this task"
-            skipped = await self._record(
-                task, run.scheduled_for, RunStatus.SKIPPED, error, run.trigger
-            )
-            return [skipped]
-        try:
-            if run.trigger is RunTrigger.CRON and await asyncio.to_thread(
-                self.history.slot_taken, task.id, run.scheduled_for
-            ):
-                # Another replica already ran this fire time and let go of the lock.
-                del self._entries[task.id]
-                await asyncio.to_thread(lease.release)
-                return []
-            entry.run = replace(run, started_at=self._clock.now(), attempts=1)
-            await asyncio.to_thread(self.history.save_run, entry.run)
-        except BaseException:
-            self._entries.pop(task.id, None)
-            await asyncio.to_thread(lease.release)
-            raise
-        entry.lease = lease
-        self._launch(entry)
-        return []
-
-    def _launch(self, entry: Entry) -> None:
-        function = self.registry.get(entry.task.function_name)
-        if function is None:
-            raise ConflictError(f"task function {entry.task.function_name} is not registered")
-
-        async def attempt() -> str:
-            return await function()
-
-        entry.attempt = asyncio.create_task(attempt(), name=f"perfpilot-task-{entry.task.id}")
-        entry.attempt.add_done_callback(lambda _: self._wake.set())
-        entry.deadline = self._clock.monotonic() + entry.task.max_duration_seconds
-        entry.retry_at = None
-
-    async def _advance(self, entry: Entry) -> list[TaskRun]:
-        """Record a finished or overdue attempt, or start a retry that is due."""
-        mono = self._clock.monotonic()
-        attempt = entry.attempt
-        if attempt is None:
-            if entry.retry_at is not None and entry.retry_at <= mono:
-                entry.run = replace(entry.run, attempts=entry.run.attempts + 1)
-                await asyncio.to_thread(self.history.save_run, entry.run)
-                self._launch(entry)
-            return []
-        if attempt.done():
-            return await self._attempt_ended(entry, attempt)
-        if entry.deadline is not None and entry.deadline <= mono:
-            attempt.cancel()
-            await asyncio.wait([attempt], timeout=self.config.cancel_grace_s)
-            if not attempt.done():
-                logger.error("task %s ignores cancellation; recorded anyway", entry.task.id)
-            limit = entry.task.max_duration_seconds
-            error = f"cancelled after exceeding max_duration_seconds={limit:g}"
-            return [await self._finish(entry, RunStatus.TIMED_OUT, error)]
-        return []
-
-    async def _attempt_ended(self, entry: Entry, attempt: asyncio.Task[str]) -> list[TaskRun]:
-        entry.attempt, entry.deadline = None, None
-        if attempt.cancelled():
-            return [await self._finish(entry, RunStatus.FAILED, "attempt was cancelled")]
-        exc = attempt.exception()
-        if exc is None:
-            entry.run = replace(entry.run, summary=str(attempt.result()))
-            return [await self._finish(entry, RunStatus.SUCCEEDED, None)]
-        error = describe_error(exc)
-        logger.warning("task %s attempt %d failed: %s", entry.task.id, entry.run.attempts, error)
-        if not retryable(exc, entry.run.attempts, entry.task):
-            return [await self._finish(entry, RunStatus.FAILED, error)]
-        delay = retry_delay_s(entry.task, entry.run.attempts, self._rng)
-        entry.retry_at = self._clock.monotonic() + delay
-        entry.run = replace(entry.run, error=f"{error} (retry in {delay:.1f}s)")
-        await asyncio.to_thread(self.history.save_run, entry.run)
-        return []
-
-    async def _finish(self, entry: Entry, status: RunStatus, error: str | None) -> TaskRun:
-        self._entries.pop(entry.task.id, None)
-        run = entry.finished(status, self._clock.now(), error)
-        try:
-            await asyncio.to_thread(self.history.save_run, run)
-        finally:
-            if entry.lease is not None:
-                await asyncio.to_thread(entry.lease.release)
-        self._notify(run)
-        return run
-
-    async def _record_unless_taken(
-        self, task: ScheduledTask, scheduled_for: datetime, status: RunStatus, error: str
-    ) -> list[TaskRun]:
-        lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(task.id))
-        if lease is None:
-            return []  # the replica holding the task decides about this fire time
-        try:
-            if await asyncio.to_thread(self.history.slot_taken, task.id, scheduled_for):
-                return []
-            return [await self._record(task, scheduled_for, status, error)]
-        finally:
-            await asyncio.to_thread(lease.release)
-
-    async def _record(
-        self,
-        task: ScheduledTask,
-        scheduled_for: datetime,
-        status: RunStatus,
-        error: str,
-        trigger: RunTrigger = RunTrigger.CRON,
-    ) -> TaskRun:
-        entry = Entry.queued(task, trigger, scheduled_for, self.config.runner, 0.0)
-        run = entry.finished(status, self._clock.now(), error)
-        await asyncio.to_thread(self.history.save_run, run)
-        logger.info("task %s %s for %s: %s", task.id, status.value, scheduled_for, error)
-        self._notify(run)
-        return run
-
-    def _notify(self, run: TaskRun) -> None:
-        for observer in self._observers:
-            observer(run)
 
     @staticmethod
     def _merged(current: TaskOverride | None, change: TaskOverride) -> TaskOverride:

@@ -1,7 +1,8 @@
-"""The zone cron expressions are read in when a task names none: PERFORMANCE_TIMEZONE or the host's."""
+"""The zone of tasks that name none: PERFORMANCE_TIMEZONE, else the host's zone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -19,15 +20,13 @@ def host_zone(etc: Path = Path("/etc"), environ: dict[str, str] | None = None) -
     """
     env = os.environ if environ is None else environ
     candidates = [env.get("TZ", "").lstrip(":")]
-    try:
+    # /etc/timezone is Debian's; elsewhere the /etc/localtime link names the zone. Either may
+    # be missing (containers), which leaves the next candidate or UTC.
+    with contextlib.suppress(OSError):
         candidates.append((etc / "timezone").read_text(encoding="utf-8").strip())
-    except OSError:
-        pass  # absent on most non-Debian systems; the link below is the usual source
-    try:
+    with contextlib.suppress(OSError):
         target = str((etc / "localtime").readlink())
         candidates.append(target.rpartition(_ZONEINFO_MARKER)[2])
-    except OSError:
-        pass  # not a symlink (or missing): no zone name to read from it
     for name in candidates:
         if name and _known(name):
             return name

@@ -1,4 +1,4 @@
-"""The scheduler's run history and task overrides (``scheduler.ports.RunHistory``), both backends."""
+"""The scheduler's run history and task overrides (``scheduler.ports.RunHistory``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,195 @@
+"""Runs of the engine from claim to record: lease, attempts, deadlines, retries, final record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from perfpilot.core.clock import Clock
+from perfpilot.core.errors import ConflictError
+from perfpilot.scheduler.catalog import TaskRegistry
+from perfpilot.scheduler.entry import Entry, describe_error, lock_key, retryable
+from perfpilot.scheduler.policy import retry_delay_s
+from perfpilot.scheduler.ports import RunHistory, RunLock
+from perfpilot.scheduler.run import RunStatus, RunTrigger, TaskRun
+from perfpilot.scheduler.task import ScheduledTask
+
+logger = logging.getLogger(__name__)
+
+RunObserver = Callable[[TaskRun], None]
+
+
+class RunExecutor:
+    """Owns the runs in flight (``entries``, one per task) and writes every record."""
+
+    def __init__(
+        self,
+        registry: TaskRegistry,
+        history: RunHistory,
+        lock: RunLock,
+        clock: Clock,
+        runner: str,
+        wake: Callable[[], None],
+        cancel_grace_s: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._registry = registry
+        self._history = history
+        self._lock = lock
+        self._clock = clock
+        self._runner = runner
+        self._wake = wake
+        self._cancel_grace_s = cancel_grace_s
+        self._rng = rng or random.Random()
+        self.entries: dict[str, Entry] = {}
+        self._observers: list[RunObserver] = []
+
+    def add_observer(self, observer: RunObserver) -> None:
+        self._observers.append(observer)
+
+    async def wait_attempts(self) -> None:
+        """Wait until every running attempt has returned (tests and benchmarks)."""
+        attempts = [e.attempt for e in self.entries.values() if e.attempt is not None]
+        if attempts:
+            await asyncio.wait(attempts)
+
+    async def stop(self) -> None:
+        """Cancel running attempts and record them as failed; release every lease."""
+        for entry in list(self.entries.values()):
+            if entry.attempt is not None and not entry.attempt.done():
+                entry.attempt.cancel()
+                await asyncio.wait([entry.attempt], timeout=self._cancel_grace_s)
+            if entry.started:
+                await self._finish(entry, RunStatus.FAILED, "service stopped during the run")
+            else:
+                del self.entries[entry.task.id]
+
+    # ------------------------------------------------------------------ cycle steps
+
+    async def start(self, entry: Entry) -> list[TaskRun]:
+        task, run = entry.task, entry.run
+        lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(task.id))
+        if lease is None:
+            del self.entries[task.id]
+            error = "another replica is running this task"
+            skipped = await self.record(
+                task, run.scheduled_for, RunStatus.SKIPPED, error, run.trigger
+            )
+            return [skipped]
+        try:
+            if run.trigger is RunTrigger.CRON and await asyncio.to_thread(
+                self._history.slot_taken, task.id, run.scheduled_for
+            ):
+                # Another replica already ran this fire time and let go of the lock.
+                del self.entries[task.id]
+                await asyncio.to_thread(lease.release)
+                return []
+            entry.run = replace(run, started_at=self._clock.now(), attempts=1)
+            await asyncio.to_thread(self._history.save_run, entry.run)
+        except BaseException:
+            self.entries.pop(task.id, None)
+            await asyncio.to_thread(lease.release)
+            raise
+        entry.lease = lease
+        self._launch(entry)
+        return []
+
+    def _launch(self, entry: Entry) -> None:
+        function = self._registry.get(entry.task.function_name)
+        if function is None:
+            raise ConflictError(f"task function {entry.task.function_name} is not registered")
+
+        async def attempt() -> str:
+            return await function()
+
+        entry.attempt = asyncio.create_task(attempt(), name=f"perfpilot-task-{entry.task.id}")
+        entry.attempt.add_done_callback(lambda _: self._wake())
+        entry.deadline = self._clock.monotonic() + entry.task.max_duration_seconds
+        entry.retry_at = None
+
+    async def advance(self, entry: Entry) -> list[TaskRun]:
+        """Record a finished or overdue attempt, or start a retry that is due."""
+        mono = self._clock.monotonic()
+        attempt = entry.attempt
+        if attempt is None:
+            if entry.retry_at is not None and entry.retry_at <= mono:
+                entry.run = replace(entry.run, attempts=entry.run.attempts + 1)
+                await asyncio.to_thread(self._history.save_run, entry.run)
+                self._launch(entry)
+            return []
+        if attempt.done():
+            return await self._attempt_ended(entry, attempt)
+        if entry.deadline is not None and entry.deadline <= mono:
+            attempt.cancel()
+            await asyncio.wait([attempt], timeout=self._cancel_grace_s)
+            if not attempt.done():
+                logger.error("task %s ignores cancellation; recorded anyway", entry.task.id)
+            limit = entry.task.max_duration_seconds
+            error = f"cancelled after exceeding max_duration_seconds={limit:g}"
+            return [await self._finish(entry, RunStatus.TIMED_OUT, error)]
+        return []
+
+    async def _attempt_ended(self, entry: Entry, attempt: asyncio.Task[str]) -> list[TaskRun]:
+        entry.attempt, entry.deadline = None, None
+        if attempt.cancelled():
+            return [await self._finish(entry, RunStatus.FAILED, "attempt was cancelled")]
+        exc = attempt.exception()
+        if exc is None:
+            entry.run = replace(entry.run, summary=str(attempt.result()))
+            return [await self._finish(entry, RunStatus.SUCCEEDED, None)]
+        error = describe_error(exc)
+        logger.warning("task %s attempt %d failed: %s", entry.task.id, entry.run.attempts, error)
+        if not retryable(exc, entry.run.attempts, entry.task):
+            return [await self._finish(entry, RunStatus.FAILED, error)]
+        delay = retry_delay_s(entry.task, entry.run.attempts, self._rng)
+        entry.retry_at = self._clock.monotonic() + delay
+        entry.run = replace(entry.run, error=f"{error} (retry in {delay:.1f}s)")
+        await asyncio.to_thread(self._history.save_run, entry.run)
+        return []
+
+    async def _finish(self, entry: Entry, status: RunStatus, error: str | None) -> TaskRun:
+        self.entries.pop(entry.task.id, None)
+        run = entry.finished(status, self._clock.now(), error)
+        try:
+            await asyncio.to_thread(self._history.save_run, run)
+        finally:
+            if entry.lease is not None:
+                await asyncio.to_thread(entry.lease.release)
+        self.notify(run)
+        return run
+
+    async def record_unless_taken(
+        self, task: ScheduledTask, scheduled_for: datetime, status: RunStatus, error: str
+    ) -> list[TaskRun]:
+        lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(task.id))
+        if lease is None:
+            return []  # the replica holding the task decides about this fire time
+        try:
+            if await asyncio.to_thread(self._history.slot_taken, task.id, scheduled_for):
+                return []
+            return [await self.record(task, scheduled_for, status, error)]
+        finally:
+            await asyncio.to_thread(lease.release)
+
+    async def record(
+        self,
+        task: ScheduledTask,
+        scheduled_for: datetime,
+        status: RunStatus,
+        error: str,
+        trigger: RunTrigger = RunTrigger.CRON,
+    ) -> TaskRun:
+        entry = Entry.queued(task, trigger, scheduled_for, self._runner, 0.0)
+        run = entry.finished(status, self._clock.now(), error)
+        await asyncio.to_thread(self._history.save_run, run)
+        logger.info("task %s %s for %s: %s", task.id, status.value, scheduled_for, error)
+        self.notify(run)
+        return run
+
+    def notify(self, run: TaskRun) -> None:
+        for observer in self._observers:
+            observer(run)
