@@ -15,9 +15,12 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 import perfpilot
-from perfpilot.api.routes import database, health, metrics, performance, scheduler
+from perfpilot.api.routes import cache as cache_routes
+from perfpilot.api.routes import database, health, metrics, performance, scaling, scheduler
 from perfpilot.api.state import ServiceState
 from perfpilot.cache.connection import check_redis
+from perfpilot.cache.loop import CacheLoop
+from perfpilot.cache.optimizer import CacheOptimizer
 from perfpilot.core.clock import Clock, SystemClock
 from perfpilot.core.health import HealthSource, NotInstalled
 from perfpilot.core.risk import RiskPolicy
@@ -27,8 +30,10 @@ from perfpilot.database.connection import check_postgres
 from perfpilot.database.tuner import DatabaseTuner
 from perfpilot.database.tuner_loop import TunerLoop
 from perfpilot.maintenance.cleanup import Retention, SystemCleanup
+from perfpilot.maintenance.database import DatabaseMaintenance
 from perfpilot.maintenance.health_check import HealthCheck, HealthReader
 from perfpilot.maintenance.resources import ResourceReport
+from perfpilot.metrics.cache_collector import CacheCollector
 from perfpilot.metrics.registry import build_registry
 from perfpilot.metrics.scheduler_metrics import SchedulerMetrics
 from perfpilot.monitor.alerts import AlertEngine
@@ -38,27 +43,33 @@ from perfpilot.monitor.loop_lag import LoopLagProbe
 from perfpilot.monitor.rollup import MinuteRollups
 from perfpilot.monitor.sampler import HostSampler
 from perfpilot.monitor.service import MonitorParts, ResourceMonitor
+from perfpilot.scaling.backends.factory import backend_for, usage_for
+from perfpilot.scaling.forecast import SeasonalDemand
+from perfpilot.scaling.loop import ScalerLoop
+from perfpilot.scaling.metrics import register_scaling_metrics
+from perfpilot.scaling.parts import ScalerParts
+from perfpilot.scaling.ports import AppSignals
+from perfpilot.scaling.scaler import AutoScaler
+from perfpilot.scaling.service import ServiceRuntime
 from perfpilot.scheduler.catalog import BUILTIN_TASKS, TaskRegistry, configured_tasks
 from perfpilot.scheduler.engine import EngineConfig, Scheduler
 from perfpilot.scheduler.status import SchedulerHealth
 from perfpilot.scheduler.zone import default_zone
 from perfpilot.store import Store
 from perfpilot.store.audit import AuditRepository
+from perfpilot.store.cache_ttl_ledger import TtlLedgerRepository
 from perfpilot.store.compaction import compactor_for
 from perfpilot.store.factory import open_store
 from perfpilot.store.index_ledger import IndexLedgerRepository
 from perfpilot.store.run_lock import run_lock_for
+from perfpilot.store.scaling import ScalingRepository
 from perfpilot.store.scheduler_runs import SqlRunHistory
 from perfpilot.store.workload_deltas import WorkloadDeltaRepository
 
 logger = logging.getLogger(__name__)
 
 # Components of later issues; each replaces its entry here when it lands.
-_NOT_YET_INSTALLED = (
-    "cache_optimizer",
-    "auto_scaler",
-    "performance_optimizer",
-)
+_NOT_YET_INSTALLED = ("performance_optimizer",)
 
 BackgroundLoop = Callable[[], Coroutine[Any, Any, None]]
 
@@ -104,11 +115,16 @@ def build_scheduler(
     monitor: ResourceMonitor,
     read_health: HealthReader,
     registry: CollectorRegistry,
+    scaler: ScalerLoop | None = None,
+    cache: CacheOptimizer | None = None,
+    tuner: DatabaseTuner | None = None,
 ) -> Scheduler:
     """The Performance Scheduler with the task functions of the components built so far."""
     cfg = settings.file.scheduler
     history = SqlRunHistory(store.runner)
     functions = TaskRegistry()
+    if tuner is not None:
+        functions.register("run_database_maintenance", DatabaseMaintenance(tuner).run)
     retention = Retention(settings.file.monitor.rollup_retention_days, cfg.history_retention_days)
     cleanup = SystemCleanup(
         store, history, compactor_for(settings.store_url, store.runner), retention, clock
@@ -118,6 +134,10 @@ def build_scheduler(
     functions.register("run_resource_monitoring", report.run)
     check = HealthCheck(read_health, monitor.parts.alerts, clock)
     functions.register("run_comprehensive_health_check", check.run)
+    if scaler is not None:
+        functions.register("run_scaling_evaluation", scaler.run_scaling_evaluation)
+    if cache is not None:
+        functions.register("run_cache_optimization", cache.run_scheduled)
     tasks = configured_tasks(BUILTIN_TASKS, cfg.tasks, default_zone(settings.timezone))
 
     def cpu_percent() -> float | None:
@@ -162,10 +182,25 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     store_watch = ConnectionWatch("store", store.describe(), check_store, clock)
     tuner = build_tuner(settings, store, clock)
     tuner_loop = TunerLoop(tuner, settings.file.database.snapshot_interval_s, clock)
-    sources: list[HealthSource] = [monitor, store_watch, database, cache, tuner_loop]
+    scaler = build_scaler(settings, store, clock, monitor.parts.alerts)
+    scaler_loop = ScalerLoop(scaler, clock)
+    register_scaling_metrics(registry, scaler)
+    cache_optimizer = build_cache_optimizer(settings, store, clock)
+    registry.register(CacheCollector(cache_optimizer))
+    cache_loop = CacheLoop(cache_optimizer, settings.file.cache.interval_s, clock)
+    sources: list[HealthSource] = [monitor, store_watch, database, cache, tuner_loop, scaler_loop]
+    sources.append(cache_loop)
     sources += [NotInstalled(name) for name in _NOT_YET_INSTALLED]
     tasks = build_scheduler(
-        settings, store, clock, monitor, lambda: [s.health() for s in sources], registry
+        settings,
+        store,
+        clock,
+        monitor,
+        lambda: [s.health() for s in sources],
+        registry,
+        scaler_loop,
+        tuner=tuner,
+        cache=cache_optimizer,
     )
     sources.append(SchedulerHealth(tasks, clock))
     state = ServiceState(
@@ -179,15 +214,37 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         health_sources=sources,
         scheduler=tasks,
         tuner=tuner,
+        scaler=scaler,
+        cache=cache_optimizer,
     )
     loops: list[BackgroundLoop] = [w.run for w in (store_watch, database, cache)]
     loops.append(tuner_loop.run)
+    loops.append(cache_loop.run)
+    if scaler.runtimes():
+        loops.append(scaler_loop.run)
     if monitor.enabled:
         loops.append(monitor.parts.lag_probe.run)
     # Always started: with PERFORMANCE_SCHEDULER_ENABLED=false it fires nothing on cron but
     # still runs, times out and records the runs requested through the API.
     loops.append(tasks.serve)
     return Service(state=state, loops=loops, watches=[store_watch, database, cache])
+
+
+def build_cache_optimizer(
+    settings: Settings, store: Store, clock: Clock, url: str | None = None
+) -> CacheOptimizer:
+    """The Cache Optimizer on ``url`` (default REDIS_URL), persisting through the store."""
+    return CacheOptimizer(
+        url or settings.redis_dsn,
+        _redact(url or settings.redis_dsn),
+        settings.file.cache,
+        settings.cache_managed_prefixes,
+        clock,
+        AuditRepository(store.runner),
+        TtlLedgerRepository(store.runner),
+        RiskPolicy(settings.auto_optimize, settings.auto_optimize_max_risk),
+        min_hit_ratio=settings.file.thresholds.cache_hit_rate,
+    )
 
 
 def build_tuner(
@@ -204,6 +261,37 @@ def build_tuner(
         RiskPolicy(settings.auto_optimize, settings.auto_optimize_max_risk),
         cgroup_root=settings.file.monitor.cgroup_root,
     )
+
+
+def build_scaler(
+    settings: Settings,
+    store: Store | None,
+    clock: Clock,
+    alerts: AlertEngine | None = None,
+    signals: AppSignals | None = None,
+) -> AutoScaler:
+    """The Auto Scaler over the configured services; executes only with AUTO_SCALING_ENABLED.
+
+    Blocking: reloads stored rule overrides, recent decisions and demand history.
+    """
+    cfg = settings.file.scaling
+    runtimes = []
+    for service in cfg.services:
+        backend = backend_for(service)
+        runtimes.append(ServiceRuntime(service, backend, usage_for(service, backend)))
+    repository = ScalingRepository(store.runner) if store is not None else None
+    parts = ScalerParts(
+        clock=clock,
+        signals=signals,
+        demand=SeasonalDemand(repository),
+        records=repository,
+        overrides=repository,
+        audit=AuditRepository(store.runner) if store is not None else None,
+        alerts=alerts,
+    )
+    scaler = AutoScaler(cfg, runtimes, parts, enabled=settings.auto_scaling_enabled)
+    scaler.restore()
+    return scaler
 
 
 def _redact(dsn: str) -> str:
@@ -272,4 +360,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(performance.router)
     app.include_router(database.router)
     app.include_router(scheduler.router)
+    app.include_router(scaling.router)
+    app.include_router(cache_routes.router)
     return app

@@ -8,12 +8,14 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry
 
+from perfpilot.cache.optimizer import CacheOptimizer
 from perfpilot.core.clock import Clock
 from perfpilot.core.health import ComponentHealth, HealthSource
 from perfpilot.core.settings import Settings
 from perfpilot.database.tuner import DatabaseTuner
 from perfpilot.monitor.alerts import AlertEngine
 from perfpilot.monitor.service import ResourceMonitor
+from perfpilot.scaling.scaler import AutoScaler
 from perfpilot.scheduler.engine import Scheduler
 from perfpilot.store import Store
 
@@ -35,6 +37,8 @@ class ServiceState:
     health_sources: list[HealthSource] = field(default_factory=list)
     scheduler: Scheduler | None = None
     tuner: DatabaseTuner | None = None
+    cache: CacheOptimizer | None = None
+    scaler: AutoScaler | None = None
 
     def health(self) -> list[ComponentHealth]:
         """Every component's current health, without I/O."""

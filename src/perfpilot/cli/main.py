@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from perfpilot.cli import monitor_watch, status_view
+from perfpilot.cli.cache import cache_cli
 from perfpilot.cli.common import load_or_exit
 from perfpilot.cli.db import db_cli
 from perfpilot.cli.tasks import tasks_cli
@@ -28,6 +29,7 @@ monitor_cli = typer.Typer(help="Resource Monitor.")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(monitor_cli, name="monitor")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(cache_cli, name="cache")
 cli.add_typer(tasks_cli, name="tasks")
 
 err = Console(stderr=True)

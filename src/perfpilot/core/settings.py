@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -31,6 +32,7 @@ from pydantic_settings import (
 )
 
 from perfpilot.core.errors import ConfigError
+from perfpilot.core.scaling_config import AppMetricsConfig, ScalingConfig
 
 Percent = Annotated[float, Field(gt=0, le=100)]
 
@@ -179,6 +181,43 @@ class SchedulerConfig(_FileModel):
         return self
 
 
+class CacheConfig(_FileModel):
+    """`[cache]`: the Cache Optimizer's namespaces, sweep budgets, TTL bounds and compression."""
+
+    # Namespaces are the first `namespace_depth` parts of a key split on `delimiter`.
+    delimiter: str = Field(default=":", min_length=1, max_length=4)
+    namespace_depth: int = Field(default=1, ge=1, le=5)
+    # Sweep budgets per run: keys, wall time, and the Redis CPU share it may cause.
+    sweep_max_keys: int = Field(default=200_000, ge=100)
+    sweep_time_budget_s: float = Field(default=10.0, gt=0, le=600)
+    sweep_cpu_share: float = Field(default=0.5, gt=0, le=1)
+    scan_count: int = Field(default=1000, ge=10, le=100_000)
+    memory_samples: int = Field(default=5, ge=0, le=64)
+    big_key_bytes: int = Field(default=1 << 20, ge=1024)
+    # Adaptive TTL: the measured hit ratio each managed namespace is steered toward, within bounds.
+    target_hit_ratio: float = Field(default=0.9, gt=0, lt=1)
+    ttl_min_s: float = Field(default=60.0, gt=0)
+    ttl_max_s: float = Field(default=86_400.0, gt=0)
+    default_ttl_s: float = Field(default=3600.0, gt=0)
+    # Keys idle (LRU) this long, or with an LFU counter at or below `cold_freq`, are cold.
+    cold_idle_s: float = Field(default=3600.0, gt=0)
+    cold_freq: int = Field(default=0, ge=0, le=255)
+    # Namespaces read only through perfpilot.cache.client, whose values may be rewritten
+    # compressed; values from `compress_min_bytes`.
+    compress_namespaces: tuple[str, ...] = ()
+    compress_min_bytes: int = Field(default=4096, ge=64)
+    # Bounded work per run: keys changed by TTL and compression actions, keys asked to preload.
+    max_writes_per_run: int = Field(default=1000, ge=1)
+    max_preload_keys: int = Field(default=200, ge=1)
+    interval_s: float = Field(default=60.0, ge=5)
+
+    @model_validator(mode="after")
+    def _ttl_bounds(self) -> CacheConfig:
+        if self.ttl_min_s > self.ttl_max_s:
+            raise ValueError(f"ttl_min_s ({self.ttl_min_s}) exceeds ttl_max_s ({self.ttl_max_s})")
+        return self
+
+
 class FileConfig(_FileModel):
     """The whole TOML file."""
 
@@ -188,6 +227,9 @@ class FileConfig(_FileModel):
     forecast: ForecastConfig = ForecastConfig()
     thresholds: OptimizationThresholds = OptimizationThresholds()
     scheduler: SchedulerConfig = SchedulerConfig()
+    cache: CacheConfig = CacheConfig()
+    scaling: ScalingConfig = ScalingConfig()
+    appmetrics: AppMetricsConfig = AppMetricsConfig()
 
 
 class Settings(BaseSettings):
@@ -217,6 +259,13 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, validation_alias="PERFORMANCE_PORT")
     log_level: str = Field("INFO", validation_alias="PERFORMANCE_LOG_LEVEL")
     timezone: str | None = Field(None, validation_alias="PERFORMANCE_TIMEZONE")
+    # Key prefixes the Cache Optimizer may write under (comma-separated); empty: recommend only.
+    cache_managed_prefixes: tuple[str, ...] = Field(
+        (), validation_alias="PERFORMANCE_CACHE_MANAGED_PREFIXES"
+    )
+    # The application's own /metrics, or a Prometheus server that scrapes it (appmetrics).
+    api_metrics_url: str | None = Field(None, validation_alias="PERFORMANCE_API_METRICS_URL")
+    prometheus_url: str | None = Field(None, validation_alias="PERFORMANCE_PROMETHEUS_URL")
 
     file: FileConfig = FileConfig()
 
@@ -229,6 +278,13 @@ class Settings(BaseSettings):
     def redis_dsn(self) -> str:
         """REDIS_URL, or Redis's local default when unset."""
         return self.redis_url or "redis://127.0.0.1:6379/0"
+
+    @field_validator("cache_managed_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
 
     @model_validator(mode="after")
     def _log_level_known(self) -> Settings:

@@ -268,6 +268,94 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=5,
+        description="cache optimizer TTL changes with hit ratio before and after",
+        sqlite=(
+            """CREATE TABLE cache_ttl_changes (
+                id TEXT PRIMARY KEY,
+                namespace TEXT NOT NULL,
+                at TEXT NOT NULL,
+                before_ttl_ms INTEGER,
+                after_ttl_ms INTEGER NOT NULL,
+                hit_ratio_before REAL,
+                lookups_before INTEGER NOT NULL,
+                reason TEXT NOT NULL,
+                hit_ratio_after REAL,
+                lookups_after INTEGER,
+                judged_at TEXT
+            )""",
+            "CREATE INDEX cache_ttl_changes_at ON cache_ttl_changes (at)",
+        ),
+        postgres=(
+            """CREATE TABLE perfpilot.cache_ttl_changes (
+                id text PRIMARY KEY,
+                namespace text NOT NULL,
+                at timestamptz NOT NULL,
+                before_ttl_ms bigint,
+                after_ttl_ms bigint NOT NULL,
+                hit_ratio_before double precision,
+                lookups_before bigint NOT NULL,
+                reason text NOT NULL,
+                hit_ratio_after double precision,
+                lookups_after bigint,
+                judged_at timestamptz
+            )""",
+            "CREATE INDEX cache_ttl_changes_at ON perfpilot.cache_ttl_changes (at)",
+        ),
+    ),
+    Migration(
+        version=6,
+        description="auto scaler decisions, rule overrides and demand minutes",
+        sqlite=(
+            """CREATE TABLE scaling_decisions (
+                id TEXT PRIMARY KEY,
+                service TEXT NOT NULL,
+                at TEXT NOT NULL,
+                executed INTEGER NOT NULL,
+                body TEXT NOT NULL
+            )""",
+            "CREATE INDEX scaling_decisions_at ON scaling_decisions (at)",
+            """CREATE TABLE scaling_rule_overrides (
+                service TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                fields TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (service, rule)
+            )""",
+            """CREATE TABLE scaling_demand (
+                series TEXT NOT NULL,
+                minute TEXT NOT NULL,
+                mean REAL NOT NULL,
+                samples INTEGER NOT NULL,
+                PRIMARY KEY (series, minute)
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE perfpilot.scaling_decisions (
+                id text PRIMARY KEY,
+                service text NOT NULL,
+                at timestamptz NOT NULL,
+                executed boolean NOT NULL,
+                body text NOT NULL
+            )""",
+            "CREATE INDEX scaling_decisions_at ON perfpilot.scaling_decisions (at)",
+            """CREATE TABLE perfpilot.scaling_rule_overrides (
+                service text NOT NULL,
+                rule text NOT NULL,
+                fields text NOT NULL,
+                updated_at timestamptz NOT NULL,
+                PRIMARY KEY (service, rule)
+            )""",
+            """CREATE TABLE perfpilot.scaling_demand (
+                series text NOT NULL,
+                minute timestamptz NOT NULL,
+                mean double precision NOT NULL,
+                samples integer NOT NULL,
+                PRIMARY KEY (series, minute)
+            )""",
+        ),
+    ),
 )
 
 

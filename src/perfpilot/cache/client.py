@@ -1,0 +1,254 @@
+"""The application-side cache client: counters, hot-key sketch, compression, single-flight.
+
+Wraps a ``redis.asyncio.Redis`` created with ``decode_responses=False``. Importable with only
+redis-py and zstandard installed: it must never import FastAPI, psycopg or the service.
+
+    cache = CacheClient(redis.asyncio.Redis.from_url(url), ClientConfig(default_ttl_s=600))
+    cache.register_loader(b"rates:", load_rate)          # preload + get_or_load
+    value = await cache.get_or_load(b"rates:2026-12-01:room-12")
+    task = asyncio.create_task(cache.run())              # flushes counters every 10 s
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from perfpilot.cache import controlkeys as ck
+from perfpilot.cache.codec import Codec, CompressionPolicy
+from perfpilot.cache.counters import Counters, field_name
+from perfpilot.cache.keyname import namespace_of
+from perfpilot.cache.singleflight import SingleFlight
+from perfpilot.cache.topk import DecayingTopK
+from perfpilot.cache.ttlpolicy import TtlPolicy, parse_policies
+
+logger = logging.getLogger(__name__)
+
+Key = bytes | str
+Loader = Callable[[bytes], Awaitable[bytes | None]]
+_FRESH_MISSES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    delimiter: bytes = b":"
+    namespace_depth: int = 1
+    default_ttl_s: float = 300.0
+    compression: CompressionPolicy = field(default_factory=CompressionPolicy)
+    topk_capacity: int = 1000
+    topk_half_life_s: float = 300.0
+    flush_interval_s: float = 10.0
+    hot_flush_top: int = 200
+    lease_ms: int = 5000
+    # A key with at least this decayed access count is hot: refreshed early, given the hot TTL.
+    hot_min_count: float = 20.0
+    # A hot key is reloaded in the background once less than this share of its TTL is left.
+    refresh_ahead_fraction: float = 0.1
+
+
+def as_bytes(key: Key) -> bytes:
+    return key.encode() if isinstance(key, str) else key
+
+
+def _raw(value: object) -> bytes | None:
+    """A GET reply as bytes; text means the client was built with decode_responses=True."""
+    if value is None or isinstance(value, bytes):
+        return value
+    raise TypeError("CacheClient needs a redis client with decode_responses=False")
+
+
+class CacheClient:
+    def __init__(
+        self, redis: aioredis.Redis, config: ClientConfig | None = None, client_id: str = ""
+    ) -> None:
+        self.redis = redis
+        self.config = config or ClientConfig()
+        self.client_id = client_id or uuid.uuid4().hex[:12]
+        self.codec = Codec(self.config.compression)
+        self.sketch = DecayingTopK(self.config.topk_capacity, self.config.topk_half_life_s)
+        self.flight = SingleFlight(redis, self.config.lease_ms)
+        self._counters = Counters()
+        self._loaders: dict[bytes, Loader] = {}
+        self._announced: set[bytes] = set()
+        self._policies: dict[bytes, TtlPolicy] = {}
+        self._fresh_misses: OrderedDict[bytes, None] = OrderedDict()
+        self._refreshing: set[asyncio.Task[None]] = set()
+        self._last_decay = time.monotonic()
+
+    def namespace(self, key: bytes) -> bytes:
+        return namespace_of(key, self.config.delimiter, self.config.namespace_depth)
+
+    def register_loader(self, namespace: Key, loader: Loader) -> None:
+        """The application's loader for a namespace: used on a miss and for preloading."""
+        self._loaders[as_bytes(namespace)] = loader
+
+    def loader_for(self, key: bytes) -> Loader | None:
+        return self._loaders.get(self.namespace(key))
+
+    async def get(self, key: Key) -> bytes | None:
+        """The decoded value, or None on a miss; counted and fed to the hot-key sketch."""
+        k = as_bytes(key)
+        self._observe(k)
+        started = time.perf_counter()
+        stored = _raw(await self.redis.get(k))
+        self._count_read(k, stored, started)
+        return None if stored is None else self.codec.decode(stored)
+
+    async def set(self, key: Key, value: bytes, ttl_s: float | None = None) -> None:
+        """Store ``value`` (compressed when it pays) with the namespace's steered TTL."""
+        k = as_bytes(key)
+        started = time.perf_counter()
+        stored = self.codec.encode(value)
+        await self.redis.set(k, stored, px=self.ttl_ms(k, ttl_s))
+        ns = self.namespace(k)
+        self._counters.add(ns, "sets")
+        self._counters.add(ns, "bytes_written", len(stored))
+        self._counters.add(ns, "bytes_saved", len(value) - len(stored))
+        self._count_latency(ns, started)
+
+    async def delete(self, key: Key) -> None:
+        await self.redis.delete(as_bytes(key))
+
+    async def get_or_load(
+        self, key: Key, loader: Loader | None = None, ttl_s: float | None = None
+    ) -> bytes | None:
+        """The cached value, or the loader's (run once across concurrent misses) stored for next
+        time. A hot key close to expiry is returned and reloaded in the background."""
+        k = as_bytes(key)
+        load = loader or self.loader_for(k)
+        if load is None:
+            raise LookupError(f"no loader registered for namespace {self.namespace(k)!r}")
+        hot = self._observe(k) >= self.config.hot_min_count
+        started = time.perf_counter()
+        if hot:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(k)
+                pipe.pttl(k)
+                raw, pttl = await pipe.execute()
+            stored = _raw(raw)
+        else:
+            stored, pttl = _raw(await self.redis.get(k)), None
+        self._count_read(k, stored, started)
+        if stored is not None:
+            if pttl is not None and 0 <= pttl < self._refresh_ahead_ms(k, ttl_s):
+                self._refresh_later(k, load, ttl_s)
+            return self.codec.decode(stored)
+        return await self._load(k, load, ttl_s)
+
+    async def _load(self, k: bytes, load: Loader, ttl_s: float | None) -> bytes | None:
+        async def produce() -> bytes | None:
+            value = await load(k)
+            if value is not None:
+                await self.set(k, value, ttl_s)
+            return value
+
+        async def read() -> bytes | None:
+            stored = _raw(await self.redis.get(k))
+            return None if stored is None else self.codec.decode(stored)
+
+        return await self.flight.run(k, produce, read)
+
+    def _refresh_later(self, k: bytes, load: Loader, ttl_s: float | None) -> None:
+        if self.flight.loading(k):
+            return
+        task = asyncio.ensure_future(self._refresh(k, load, ttl_s))
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def _refresh(self, k: bytes, load: Loader, ttl_s: float | None) -> None:
+        try:
+            await self._load(k, load, ttl_s)
+        except Exception:  # a failed early refresh leaves the cached value in place
+            logger.warning("early refresh of %r failed", k, exc_info=True)
+
+    def _refresh_ahead_ms(self, k: bytes, ttl_s: float | None) -> float:
+        return self.config.refresh_ahead_fraction * self.ttl_ms(k, ttl_s, first=False)
+
+    def ttl_ms(self, k: bytes, ttl_s: float | None = None, first: bool | None = None) -> int:
+        """The TTL a SET of ``k`` gets: explicit, else the namespace policy, else the default."""
+        if ttl_s is not None:
+            return max(1, math.ceil(ttl_s * 1000))
+        policy = self._policies.get(self.namespace(k))
+        if policy is None:
+            return max(1, math.ceil(self.config.default_ttl_s * 1000))
+        if self.sketch.count(k) >= self.config.hot_min_count:
+            return policy.hot_ttl_ms
+        if first is None:
+            first = k in self._fresh_misses
+            self._fresh_misses.pop(k, None)
+        is_first = first
+        return policy.first_ttl_ms if is_first else policy.ttl_ms
+
+    def _observe(self, k: bytes) -> float:
+        prior = self.sketch.count(k)
+        self.sketch.observe(k)
+        return prior + 1
+
+    def _count_read(self, k: bytes, stored: bytes | None, started: float) -> None:
+        ns = self.namespace(k)
+        if stored is None:
+            self._counters.add(ns, "misses")
+            if self.sketch.count(k) <= 1.0:
+                self._fresh_misses[k] = None
+                if len(self._fresh_misses) > _FRESH_MISSES:
+                    self._fresh_misses.popitem(last=False)
+        else:
+            self._counters.add(ns, "hits")
+            self._counters.add(ns, "bytes_read", len(stored))
+        self._count_latency(ns, started)
+
+    def _count_latency(self, ns: bytes, started: float) -> None:
+        self._counters.add(ns, "latency_us", int((time.perf_counter() - started) * 1e6))
+        self._counters.add(ns, "ops")
+
+    async def flush(self) -> None:
+        """Write counters, the top-K and loader namespaces; read the TTL policy. One round trip."""
+        now = time.time()
+        mono = time.monotonic()
+        self.sketch.decay(mono - self._last_decay)
+        self._last_decay = mono
+        taken = self._counters.take()
+        bucket = ck.stats_key(int(now // 60))
+        hot = ck.hot_key(self.client_id)
+        top = self.sketch.top(self.config.hot_flush_top)
+        pipe = self.redis.pipeline(transaction=True)
+        for ns, fields in taken.items():
+            for name, amount in fields.items():
+                pipe.hincrby(bucket, field_name(name, ns), amount)
+        pipe.expire(bucket, ck.STATS_TTL_S)
+        pipe.delete(hot)
+        if top:
+            pipe.zadd(hot, dict(top))
+            pipe.expire(hot, ck.HOT_TTL_S)
+        pipe.zadd(ck.CLIENTS, {self.client_id: now})
+        for ns in self._loaders:
+            pipe.hset(ck.LOADERS, ns, self.client_id)
+        pipe.hgetall(ck.TTL_POLICY)
+        try:
+            results = await pipe.execute()
+        except Exception:
+            self._counters.restore(taken)
+            raise
+        self._policies = parse_policies(results[-1])
+
+    async def run(self) -> None:
+        """Flush every ``flush_interval_s`` until cancelled; a failed flush is retried next time."""
+        while True:
+            await asyncio.sleep(self.config.flush_interval_s)
+            try:
+                await self.flush()
+            except aioredis.RedisError as exc:
+                logger.warning("cache counters not flushed (kept for the next try): %s", exc)
+
+    async def aclose(self) -> None:
+        for task in list(self._refreshing):
+            task.cancel()
+        await asyncio.gather(*self._refreshing, return_exceptions=True)

@@ -1,0 +1,337 @@
+"""The Cache Optimizer: sweeps the target Redis, reports, plans and applies allowed actions.
+
+All I/O is async (redis.asyncio); the store (audit, TTL ledger) is called through
+``asyncio.to_thread``. Each call opens its own single-connection client, so a Redis that went
+away shows up as a clear error on the next call, and CLIENT NO-TOUCH (Redis 7.2+) holds for
+every lookup of the sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from perfpilot.cache import controlkeys as ck
+from perfpilot.cache import findings as fd
+from perfpilot.cache import keyrank
+from perfpilot.cache.client_signal import ClientSignal, read_client_signal
+from perfpilot.cache.connection import CLIENT_NAME
+from perfpilot.cache.executor import ActionOutcome, Executor
+from perfpilot.cache.keyname import namespace_of, under_prefixes
+from perfpilot.cache.namespaces import summarize
+from perfpilot.cache.plan import (
+    CacheAction,
+    compress_actions,
+    expiry_actions,
+    preload_actions,
+    ttl_policy_actions,
+)
+from perfpilot.cache.ports import TtlLedger
+from perfpilot.cache.report import CacheReport, SweepSummary, recommendations
+from perfpilot.cache.scope import ManagedScope
+from perfpilot.cache.server_info import (
+    InfoDelta,
+    ServerSnapshot,
+    delta,
+    read_commandstats,
+    read_slowlog,
+    read_snapshot,
+)
+from perfpilot.cache.sweep import KeyReading, SweepBudget, sweep
+from perfpilot.cache.ttl_decision import TtlBounds, TtlDecision, TtlEvidence, decide_ttl
+from perfpilot.cache.ttlpolicy import TtlPolicy, parse_policies
+from perfpilot.core.audit import AuditLog
+from perfpilot.core.clock import Clock
+from perfpilot.core.risk import RiskPolicy, Trigger
+from perfpilot.core.settings import CacheConfig
+
+logger = logging.getLogger(__name__)
+
+# Hot keys expiring within this are worth warming before their next read.
+PRELOAD_SOON_MS = 60_000
+CLIENT_WINDOW_S = 300
+
+
+class UnknownActions(ValueError):
+    """The request named action ids the current plan does not contain."""
+
+
+class CacheOptimizer:
+    def __init__(
+        self,
+        url: str,
+        target: str,
+        config: CacheConfig,
+        managed_prefixes: tuple[str, ...],
+        clock: Clock,
+        audit: AuditLog,
+        ledger: TtlLedger,
+        policy: RiskPolicy,
+        min_hit_ratio: float = 0.7,
+    ) -> None:
+        self.url = url
+        self.target = target
+        self.config = config
+        self.scope = ManagedScope.of(managed_prefixes)
+        self._prefixes = managed_prefixes
+        self._clock = clock
+        self._ledger = ledger
+        self._min_hit_ratio = min_hit_ratio
+        self._delimiter = config.delimiter.encode()
+        self._pass: dict[bytes, KeyReading] = {}
+        self._cursor = 0
+        self._previous: ServerSnapshot | None = None
+        self._own = [0, 0]
+        self._own_at_previous = (0, 0)
+        self._lock = asyncio.Lock()
+        self.executor = Executor(self.scope, clock, audit, ledger, policy, self.count_own)
+        self.latest_signal: ClientSignal | None = None
+        self.latest_report: CacheReport | None = None
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[aioredis.Redis]:
+        client = aioredis.Redis.from_url(
+            self.url,
+            single_connection_client=True,
+            client_name=CLIENT_NAME,
+            socket_connect_timeout=5,
+            socket_timeout=30,
+        )
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+    def count_own(self, hits: int, misses: int) -> None:
+        """Add keyspace lookups perfpilot made, to be subtracted from INFO's hit counters."""
+        self._own[0] += hits
+        self._own[1] += misses
+
+    def namespace(self, key: bytes) -> bytes:
+        return namespace_of(key, self._delimiter, self.config.namespace_depth)
+
+    async def report(self) -> CacheReport:
+        """Sweep (resuming an unfinished pass), read INFO and client counters, and plan."""
+        async with self._lock, self.connect() as client:
+            return await self._report(client)
+
+    async def optimize(
+        self, trigger: Trigger, action_ids: Collection[str] | None = None
+    ) -> tuple[CacheReport, list[ActionOutcome]]:
+        """Report, then apply the allowed actions (those named, or all); each one audited."""
+        async with self._lock, self.connect() as client:
+            report = await self._report(client)
+            chosen = list(report.actions)
+            if action_ids is not None:
+                known = {a.id for a in report.actions}
+                unknown = sorted(set(action_ids) - known)
+                if unknown:
+                    raise UnknownActions(
+                        f"actions: unknown ids {unknown}; the current plan has {sorted(known)}"
+                    )
+                chosen = [a for a in report.actions if a.id in set(action_ids)]
+            replica = report.server.role != "master"
+            outcomes = [
+                await self.executor.apply(client, a, trigger, replica, report) for a in chosen
+            ]
+        return report, outcomes
+
+    async def observe(self) -> ClientSignal:
+        """Read the client counters (for /metrics) and judge settled TTL changes."""
+        async with self.connect() as client:
+            signal = await read_client_signal(client, CLIENT_WINDOW_S)
+        self.latest_signal = signal
+        await self.executor.judge(signal)
+        return signal
+
+    async def run_scheduled(self) -> str:
+        """The ``run_cache_optimization`` task: report, apply what the risk policy allows."""
+        report, outcomes = await self.optimize(Trigger.SCHEDULED)
+        await self.observe()
+        ratio = report.window.hit_ratio if report.window else None
+        by_outcome: dict[str, int] = {}
+        for o in outcomes:
+            by_outcome[o.outcome.value] = by_outcome.get(o.outcome.value, 0) + 1
+        return (
+            f"swept {report.sweep.keys_read} keys ({report.sweep.stopped_by}, "
+            f"{report.sweep.keys_in_pass} in pass); server hit ratio "
+            + ("n/a" if ratio is None else f"{ratio:.1%}")
+            + f"; {len(report.namespaces)} namespaces, {len(report.findings)} findings; "
+            f"actions: {by_outcome or 'none planned'}"
+        )
+
+    async def _report(self, client: aioredis.Redis) -> CacheReport:
+        now = self._clock.now()
+        before = await read_snapshot(client, now)
+        if before.has_no_touch:
+            await client.client_no_touch("ON")
+        own_before = (self._own[0], self._own[1])
+        result = await sweep(client, self._budget(), before.lfu, self._cursor)
+        self.count_own(result.own_hits, result.own_misses)
+        if self._cursor == 0:
+            self._pass = {}
+        self._pass.update((r.key, r) for r in result.readings if r.type != "none")
+        self._cursor = result.cursor
+        readings = list(self._pass.values())
+        signal = await read_client_signal(client, CLIENT_WINDOW_S)
+        self.latest_signal = signal
+        ns_of = {r.key: self.namespace(r.key) for r in readings}
+        ns_of.update((h.key, self.namespace(h.key)) for h in signal.hot)
+        namespaces = summarize(
+            readings, self._delimiter, self.config.namespace_depth, self.scope.prefixes,
+            signal.namespaces,
+        )  # fmt: skip
+        cfg = self.config
+        big = keyrank.big_keys(readings, cfg.big_key_bytes)
+        hot = keyrank.hot_keys(readings, signal.hot, before.lfu)
+        cold = keyrank.cold_keys(readings, cfg.cold_idle_s, cfg.cold_freq)
+        policies = parse_policies(cast(dict[bytes, bytes], await client.hgetall(ck.TTL_POLICY)))
+        pttl = await self._pttl(client, [h.key for h in signal.hot])
+        after = await read_snapshot(client, self._clock.now())
+        window = self._window(before, after, own_before)
+        decisions = self._decisions(signal, policies, window)
+        actions = self._plan(readings, ns_of, decisions, policies, hot, cold, pttl, signal)
+        commands = await read_commandstats(client)
+        slowlog = await read_slowlog(client)
+        found = [
+            *fd.memory_findings(after),
+            *fd.policy_findings(after, namespaces),
+            *fd.traffic_findings(window, self._min_hit_ratio, commands, slowlog),
+            *fd.big_key_findings(big, cfg.big_key_bytes),
+        ]
+        changes = await asyncio.to_thread(self._ledger.recent, 20)
+        report = CacheReport(
+            generated_at=now,
+            target=self.target,
+            server=after,
+            window=window,
+            sweep=SweepSummary.of(result, len(self._pass), before.lfu, before.has_no_touch),
+            namespaces=tuple(namespaces),
+            big_keys=tuple(big),
+            hot_keys=tuple(hot),
+            cold_keys=tuple(cold),
+            commands=tuple(commands),
+            slowlog=tuple(slowlog),
+            findings=tuple(found),
+            recommendations=tuple(recommendations(found, actions)),
+            clients=signal.clients,
+            client_window_s=signal.window_s,
+            managed_prefixes=self._prefixes,
+            writes=self._writes(after),
+            actions=tuple(actions),
+            ttl_changes=tuple(changes),
+        )
+        self.latest_report = report
+        return report
+
+    def _budget(self) -> SweepBudget:
+        c = self.config
+        return SweepBudget(
+            max_keys=c.sweep_max_keys,
+            time_s=c.sweep_time_budget_s,
+            cpu_share=c.sweep_cpu_share,
+            scan_count=c.scan_count,
+            memory_samples=c.memory_samples,
+            big_key_bytes=c.big_key_bytes,
+        )
+
+    def _window(
+        self, before: ServerSnapshot, after: ServerSnapshot, own_before: tuple[int, int]
+    ) -> InfoDelta | None:
+        """INFO counters since the previous report (or over this sweep, the first time) with
+        every lookup perfpilot made in between subtracted."""
+        start, base = (
+            (before, own_before)
+            if self._previous is None
+            else (
+                self._previous,
+                self._own_at_previous,
+            )
+        )
+        own_hits, own_misses = self._own[0] - base[0], self._own[1] - base[1]
+        self._previous, self._own_at_previous = after, (self._own[0], self._own[1])
+        return delta(start, after, own_hits, own_misses)
+
+    async def _pttl(self, client: aioredis.Redis, keys: list[bytes]) -> dict[bytes, int]:
+        if not keys:
+            return {}
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.pttl(key)
+            replies = await pipe.execute()
+        found = sum(1 for r in replies if r != -2)
+        self.count_own(found, len(replies) - found)
+        return dict(zip(keys, (int(r) for r in replies), strict=True))
+
+    def _managed(self, ns: bytes) -> bool:
+        return bool(ns) and under_prefixes(ns, self.scope.prefixes)
+
+    def _bounds(self) -> TtlBounds:
+        c = self.config
+        return TtlBounds(
+            int(c.ttl_min_s * 1000), int(c.ttl_max_s * 1000), int(c.default_ttl_s * 1000)
+        )
+
+    def _decisions(
+        self, signal: ClientSignal, policies: dict[bytes, TtlPolicy], window: InfoDelta | None
+    ) -> list[TtlDecision]:
+        evicting = window is not None and window.evicted_keys > 0
+        out = []
+        for ns, counts in signal.namespaces.items():
+            if not self._managed(ns):
+                continue
+            evidence = TtlEvidence(
+                ns, counts.hit_ratio, counts.hits + counts.misses, policies.get(ns), evicting,
+                self.config.target_hit_ratio,
+            )  # fmt: skip
+            out.append(decide_ttl(evidence, self._bounds()))
+        return out
+
+    def _plan(
+        self,
+        readings: list[KeyReading],
+        ns_of: dict[bytes, bytes],
+        decisions: list[TtlDecision],
+        policies: dict[bytes, TtlPolicy],
+        hot: list[keyrank.RankedKey],
+        cold: list[keyrank.RankedKey],
+        pttl: dict[bytes, int],
+        signal: ClientSignal,
+    ) -> list[CacheAction]:
+        if self.scope.empty:
+            return []
+        c = self.config
+        steered = dict(policies)
+        steered.update((d.namespace, d.after) for d in decisions)
+        # Managed namespaces without a steered policy still get TTLs for keys that have none.
+        for ns in set(ns_of.values()):
+            if self._managed(ns) and ns not in steered:
+                steered[ns] = decide_ttl(
+                    TtlEvidence(ns, None, 0, None, False, c.target_hit_ratio), self._bounds()
+                ).after
+        hot_keys = {k.key for k in hot}
+        cold_keys = {k.key for k in cold}
+        budget = c.max_writes_per_run
+        expiries = expiry_actions(readings, ns_of, steered, hot_keys, cold_keys, self.scope, budget)
+        compress_ns = {n.encode() for n in c.compress_namespaces}
+        budget -= sum(len(a.expiries) for a in expiries)
+        compress = compress_actions(
+            readings, ns_of, compress_ns, self.scope, c.compress_min_bytes, budget
+        )
+        preload = preload_actions(
+            [h.key for h in signal.hot], pttl, ns_of, signal.loaders, self.scope,
+            PRELOAD_SOON_MS, c.max_preload_keys,
+        )  # fmt: skip
+        return [*ttl_policy_actions(decisions), *expiries, *compress, *preload]
+
+    def _writes(self, server: ServerSnapshot) -> str:
+        if self.scope.empty:
+            return "disabled: PERFORMANCE_CACHE_MANAGED_PREFIXES is empty (recommend only)"
+        if server.role != "master":
+            return f"disabled: the server is a {server.role} (read-only)"
+        return "only under " + ", ".join(self._prefixes)

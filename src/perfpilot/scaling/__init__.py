@@ -1,0 +1,1 @@
+"""Auto Scaler: per-service rules, HPA-grade decisions, scheduled and predictive scaling."""

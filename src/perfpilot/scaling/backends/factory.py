@@ -1,0 +1,43 @@
+"""The backend a service's configuration names."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psutil
+
+from perfpilot.core.scaling_config import ServiceConfig
+from perfpilot.scaling.backends.base import ScalingBackend
+from perfpilot.scaling.backends.command import CommandBackend
+from perfpilot.scaling.backends.dryrun import DryRunBackend
+from perfpilot.scaling.backends.gunicorn import GunicornBackend, workers
+from perfpilot.scaling.backends.kubernetes import KubernetesBackend
+from perfpilot.scaling.backends.usage import ProcessTreeUsage
+from perfpilot.scaling.service import UsageReader
+
+
+def backend_for(service: ServiceConfig) -> ScalingBackend:
+    """Build (without connecting) the backend of ``service``."""
+    cfg = service.backend
+    if cfg.kind == "gunicorn" and cfg.pidfile is not None:
+        return GunicornBackend(Path(cfg.pidfile), cfg.timeout_s)
+    if cfg.kind == "kubernetes":
+        return KubernetesBackend(cfg)
+    if cfg.kind == "command" and cfg.command is not None:
+        return CommandBackend(service.name, cfg.command, cfg.observe_command, cfg.timeout_s)
+    return DryRunBackend(service.min_instances)
+
+
+def usage_for(service: ServiceConfig, backend: ScalingBackend) -> UsageReader | None:
+    """Per-instance CPU and memory of the service's own processes, where the backend has them.
+
+    gunicorn: the master's workers. Kubernetes pod metrics are not read yet: configure
+    PERFORMANCE_PROMETHEUS_URL for application metrics instead.
+    """
+    if not isinstance(backend, GunicornBackend):
+        return None
+    budget = service.backend.memory_limit_bytes or (
+        psutil.virtual_memory().total // service.max_instances
+    )
+    return ProcessTreeUsage(lambda: workers(backend.master()), budget, time.monotonic)

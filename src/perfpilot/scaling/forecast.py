@@ -1,0 +1,161 @@
+"""The predictive layer's input: each service's total demand, its seasonal forecast ahead.
+
+Demand is a load-proportional metric times the instance count (total requests per second, or
+total CPU percent), so it does not change when the scaler does. Minute means are kept (and
+stored when a store is given); hourly means of up to 14 days feed the monitor's Holt-Winters
+model (``monitor.seasonal``), refitted once per hour. The forecast between hours is the
+straight line between hour midpoints, and the peak of that line over the next ``horizon_s``
+is what the scaler provisions for, ahead of the rise by the instance start-up time
+(in the spirit of AWS predictive scaling's "scheduling buffer time").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from perfpilot.core.scaling_config import ServiceConfig
+from perfpilot.monitor.seasonal import (
+    MIN_SEASONAL_POINTS,
+    SEASON_HOURS,
+    SEASONAL_MODEL,
+    fit_holt_winters,
+    holdout_skill,
+)
+from perfpilot.monitor.trend import FloatArray
+from perfpilot.scaling.model import DemandForecast
+from perfpilot.scaling.ports import DemandStore
+from perfpilot.scaling.proposals import metric_targets
+
+# Metrics that grow with load and split across instances, most direct first.
+_DEMAND_METRICS = ("rps_per_instance", "cpu", "queue_length")
+_LOOKBACK = timedelta(days=14)
+_HOUR = timedelta(hours=1)
+
+
+def demand_metric(policy: ServiceConfig) -> str | None:
+    """The metric whose total the predictive layer forecasts, if the service has one."""
+    names = {name for name, _ in metric_targets(policy)}
+    return next((m for m in _DEMAND_METRICS if m in names), None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    last_hour: datetime
+    path: tuple[float, ...]  # last complete hour's mean, then forecast hours
+    confidence: float
+
+
+class SeasonalDemand:
+    """Minute demand per series, and the seasonal forecast of its peak ahead. Thread-safe."""
+
+    def __init__(self, store: DemandStore | None = None) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._minutes: dict[str, dict[datetime, tuple[float, int]]] = defaultdict(dict)
+        self._fits: dict[str, _Fit] = {}
+        self._open: dict[str, datetime] = {}
+
+    def record(self, series: str, now: datetime, demand: float) -> None:
+        """Add one demand reading to its minute (mean over the readings of that minute)."""
+        minute = now.replace(second=0, microsecond=0)
+        with self._lock:
+            rows = self._minutes[series]
+            mean, count = rows.get(minute, (0.0, 0))
+            rows[minute] = ((mean * count + demand) / (count + 1), count + 1)
+            previous = self._open.get(series)
+            self._open[series] = minute
+            closed = previous if previous is not None and previous < minute else None
+            closed_row = rows.get(closed) if closed is not None else None
+            if closed is not None:
+                self._trim(rows, now)
+        # A minute is written once, when the first reading of a later minute closes it.
+        if self._store is not None and closed is not None and closed_row is not None:
+            self._store.save_demand([(series, closed, closed_row[0], closed_row[1])])
+
+    def load(self, series: str, now: datetime) -> int:
+        """Reload stored minutes (at start-up); returns how many."""
+        if self._store is None:
+            return 0
+        rows = self._store.load_demand(series, now - _LOOKBACK, now)
+        with self._lock:
+            for minute, mean, count in rows:
+                self._minutes[series][minute] = (mean, count)
+        return len(rows)
+
+    def forecast(
+        self, series: str, now: datetime, horizon_s: float
+    ) -> tuple[DemandForecast | None, str | None]:
+        """The highest demand expected in [now, now + horizon_s], or None with the reason."""
+        fit, reason = self._fit(series, now)
+        if fit is None:
+            return None, reason
+        peak = _peak(fit, now, horizon_s)
+        metric = series.rsplit(":", 1)[-1]
+        return DemandForecast(metric, peak, horizon_s, fit.confidence, SEASONAL_MODEL), None
+
+    def _fit(self, series: str, now: datetime) -> tuple[_Fit | None, str | None]:
+        last_hour = now.replace(minute=0, second=0, microsecond=0) - _HOUR
+        with self._lock:
+            cached = self._fits.get(series)
+            if cached is not None and cached.last_hour == last_hour:
+                return cached, None
+            hourly = _hourly(self._minutes.get(series, {}), last_hour)
+        known = int(np.count_nonzero(np.isfinite(hourly)))
+        if known < MIN_SEASONAL_POINTS:
+            return (
+                None,
+                f"seasonal forecast needs {MIN_SEASONAL_POINTS} hours of demand, have {known}",
+            )
+        filled = _filled(hourly)
+        model = fit_holt_winters(filled)
+        skill = holdout_skill(filled) if filled.size >= SEASON_HOURS * 2 else 0.0
+        path = (float(filled[-1]), *(float(v) for v in model.forecast(3)))
+        fit = _Fit(last_hour, path, skill)
+        with self._lock:
+            self._fits[series] = fit
+        return fit, None
+
+    def _trim(self, rows: dict[datetime, tuple[float, int]], now: datetime) -> None:
+        oldest = now - _LOOKBACK
+        # Minutes are inserted in order, so the expired ones are at the head.
+        while rows and (first := next(iter(rows))) < oldest:
+            del rows[first]
+
+
+def _hourly(rows: dict[datetime, tuple[float, int]], last_hour: datetime) -> FloatArray:
+    """Hour means from ``last_hour - 14 days`` to ``last_hour`` inclusive; NaN without data."""
+    hours = int(_LOOKBACK / _HOUR)
+    first = last_hour - (hours - 1) * _HOUR
+    sums = np.zeros(hours)
+    counts = np.zeros(hours)
+    for minute, (mean, count) in rows.items():
+        index = int((minute - first) // _HOUR)
+        if 0 <= index < hours:
+            sums[index] += mean * count
+            counts[index] += count
+    values = np.full(hours, np.nan)
+    np.divide(sums, counts, out=values, where=counts > 0)
+    start = int(np.argmax(np.isfinite(values))) if np.isfinite(values).any() else hours
+    return values[start:]
+
+
+def _filled(values: FloatArray) -> FloatArray:
+    known = np.isfinite(values)
+    if known.all():
+        return values
+    index = np.arange(values.size)
+    filled: FloatArray = np.interp(index, index[known], values[known])
+    return filled
+
+
+def _peak(fit: _Fit, now: datetime, horizon_s: float) -> float:
+    """Highest value of the line through hour midpoints over [now, now + horizon_s]."""
+    mids = [(fit.last_hour + _HOUR / 2 + k * _HOUR).timestamp() for k in range(len(fit.path))]
+    start = now.timestamp()
+    times = np.arange(start, start + horizon_s + 1.0, 60.0)
+    return float(np.max(np.interp(times, mids, fit.path)))
