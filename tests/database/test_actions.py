@@ -170,3 +170,35 @@ def test_alter_system_reloads_but_never_restarts(pg_dsn: str, db: Conn) -> None:
     finally:
         db.execute("ALTER SYSTEM RESET log_min_duration_statement")
         db.execute("SELECT pg_reload_conf()")
+
+
+def test_build_on_a_table_dropped_after_the_advice_fails_cleanly(pg_dsn: str, db: Conn) -> None:
+    db.execute("CREATE TABLE rooms (id int)")
+    db.execute("DROP TABLE rooms")
+    with tuner_session(pg_dsn, statement_timeout_ms=60_000, lock_timeout_ms=2_000) as conn:
+        result = create_index(conn, build("perfpilot_rooms_id_idx", '"id"', table="rooms"))
+    assert result.outcome is Outcome.FAILED
+    assert "does not exist" in result.detail
+    assert index_valid(db, "public", "perfpilot_rooms_id_idx") is None
+
+
+def test_build_past_its_statement_timeout_leaves_nothing(pg_dsn: str, db: Conn) -> None:
+    db.execute(
+        "INSERT INTO reservations (guest_id, email, check_in)"
+        " SELECT g, md5(g::text), date '2026-01-01' FROM generate_series(1, 200000) g"
+    )
+    with tuner_session(pg_dsn, statement_timeout_ms=50, lock_timeout_ms=2_000) as conn:
+        result = create_index(conn, build("perfpilot_reservations_email_idx", '"email"'))
+    assert result.outcome is Outcome.FAILED
+    assert "statement timeout" in result.detail.lower()
+    assert index_valid(db, "public", "perfpilot_reservations_email_idx") is None
+
+
+def test_read_only_database_refuses_the_build_with_a_clear_reason(pg_dsn: str, db: Conn) -> None:
+    dbname = db.info.dbname
+    db.execute(f'ALTER DATABASE "{dbname}" SET default_transaction_read_only = on')
+    with tuner_session(pg_dsn, statement_timeout_ms=60_000, lock_timeout_ms=2_000) as conn:
+        result = create_index(conn, build("perfpilot_reservations_guest_id_idx", '"guest_id"'))
+    assert result.outcome is Outcome.FAILED
+    assert "read-only" in result.detail
+    assert index_valid(db, "public", "perfpilot_reservations_guest_id_idx") is None
