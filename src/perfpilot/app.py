@@ -18,6 +18,7 @@ import perfpilot
 from perfpilot.api.routes import cache as cache_routes
 from perfpilot.api.routes import database, health, metrics, performance, scaling, scheduler
 from perfpilot.api.state import ServiceState
+from perfpilot.appmetrics.reader import ExpositionReader, PrometheusReader
 from perfpilot.cache.connection import check_redis
 from perfpilot.cache.loop import CacheLoop
 from perfpilot.cache.optimizer import CacheOptimizer
@@ -32,6 +33,7 @@ from perfpilot.database.tuner_loop import TunerLoop
 from perfpilot.maintenance.cleanup import Retention, SystemCleanup
 from perfpilot.maintenance.database import DatabaseMaintenance
 from perfpilot.maintenance.health_check import HealthCheck, HealthReader
+from perfpilot.maintenance.quiet import QuietHours, QuietPlacement
 from perfpilot.maintenance.resources import ResourceReport
 from perfpilot.metrics.cache_collector import CacheCollector
 from perfpilot.metrics.registry import build_registry
@@ -51,6 +53,7 @@ from perfpilot.scaling.parts import ScalerParts
 from perfpilot.scaling.ports import AppSignals
 from perfpilot.scaling.scaler import AutoScaler
 from perfpilot.scaling.service import ServiceRuntime
+from perfpilot.scaling.signals import AppMetricSignals
 from perfpilot.scheduler.catalog import BUILTIN_TASKS, TaskRegistry, configured_tasks
 from perfpilot.scheduler.engine import EngineConfig, Scheduler
 from perfpilot.scheduler.status import SchedulerHealth
@@ -131,7 +134,21 @@ def build_scheduler(
     )
     functions.register("run_system_cleanup", cleanup.run)
     report = ResourceReport(monitor.parts.forecaster.latest)
-    functions.register("run_resource_monitoring", report.run)
+    quiet = QuietHours(
+        store,
+        default_zone(settings.timezone),
+        cfg.quiet_window_hours,
+        cfg.quiet_window_start_hour,
+        clock,
+    )
+    # ``engine`` is assigned below, before any task can run.
+    placement = QuietPlacement(quiet, lambda hour: engine.set_quiet_start(hour))
+
+    async def resource_monitoring() -> str:
+        """Top processes and forecasts, then the quiet window for ``@quiet`` tasks."""
+        return f"{await report.run()}; {await placement.run()}"
+
+    functions.register("run_resource_monitoring", resource_monitoring)
     check = HealthCheck(read_health, monitor.parts.alerts, clock)
     functions.register("run_comprehensive_health_check", check.run)
     if scaler is not None:
@@ -151,11 +168,12 @@ def build_scheduler(
         max_defer_s=cfg.max_defer_minutes * 60,
         busy_cpu_percent=settings.cpu_threshold,
         cron_enabled=settings.scheduler_enabled,
+        quiet_start_hour=cfg.quiet_window_start_hour,
     )
     lock = run_lock_for(settings.store_url)
-    scheduler = Scheduler(tasks, functions, history, lock, clock, config, cpu_percent)
-    scheduler.add_observer(SchedulerMetrics(registry).observe)
-    return scheduler
+    engine = Scheduler(tasks, functions, history, lock, clock, config, cpu_percent)
+    engine.add_observer(SchedulerMetrics(registry).observe)
+    return engine
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Service:
@@ -182,7 +200,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     store_watch = ConnectionWatch("store", store.describe(), check_store, clock)
     tuner = build_tuner(settings, store, clock)
     tuner_loop = TunerLoop(tuner, settings.file.database.snapshot_interval_s, clock)
-    scaler = build_scaler(settings, store, clock, monitor.parts.alerts)
+    scaler = build_scaler(settings, store, clock, monitor.parts.alerts, build_app_signals(settings))
     scaler_loop = ScalerLoop(scaler, clock)
     register_scaling_metrics(registry, scaler)
     cache_optimizer = build_cache_optimizer(settings, store, clock)
@@ -261,6 +279,16 @@ def build_tuner(
         RiskPolicy(settings.auto_optimize, settings.auto_optimize_max_risk),
         cgroup_root=settings.file.monitor.cgroup_root,
     )
+
+
+def build_app_signals(settings: Settings) -> AppSignals | None:
+    """Application signals from PERFORMANCE_PROMETHEUS_URL, else PERFORMANCE_API_METRICS_URL."""
+    cfg = settings.file.appmetrics
+    if settings.prometheus_url:
+        return AppMetricSignals(PrometheusReader(settings.prometheus_url, cfg), cfg.queue_metric)
+    if settings.api_metrics_url:
+        return AppMetricSignals(ExpositionReader(settings.api_metrics_url, cfg), cfg.queue_metric)
+    return None
 
 
 def build_scaler(

@@ -115,7 +115,9 @@ def test_scale_down_stabilization_keeps_the_window_maximum() -> None:
     assert decision.recommended == 2
     assert decision.desired == 7
     later_at = NOW + timedelta(seconds=230)
-    fresh = ScalingInputs("api", 8, (MetricReading("cpu", 10.0, later_at),), recommendations=history)
+    fresh = ScalingInputs(
+        "api", 8, (MetricReading("cpu", 10.0, later_at),), recommendations=history
+    )
     assert decide(fresh, p, later_at).desired == 5
 
 
@@ -293,9 +295,7 @@ def test_tier_priority_when_capacity_is_short() -> None:
     low = decide(inputs(2, cpu=100.0), policy(name="worker", tier="low"), NOW)
     critical = decide(inputs(2, cpu=100.0), policy(name="api", tier="critical"), NOW)
     low = replace(low, service="worker")
-    granted = allocate(
-        [(low, Tier.LOW), (critical, Tier.CRITICAL)], capacity=6, current_total=4
-    )
+    granted = allocate([(low, Tier.LOW), (critical, Tier.CRITICAL)], capacity=6, current_total=4)
     by_service = {d.service: d for d in granted}
     assert by_service["api"].desired == 4
     assert by_service["worker"].desired == 2

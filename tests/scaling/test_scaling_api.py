@@ -160,9 +160,12 @@ def test_mutating_endpoints_need_the_token(
 ) -> None:
     client = service_factory({"PERFORMANCE_API_TOKEN": "s3cret"}, CONFIG)
     assert client.post("/api/v1/performance/scaling/evaluate").status_code == 401
-    assert client.put(
-        "/api/v1/performance/scaling/rule/agente-api/cpu", json={"target": 60}
-    ).status_code == 401
+    assert (
+        client.put(
+            "/api/v1/performance/scaling/rule/agente-api/cpu", json={"target": 60}
+        ).status_code
+        == 401
+    )
     ok = client.post(
         "/api/v1/performance/scaling/evaluate", headers={"Authorization": "Bearer s3cret"}
     )

@@ -111,7 +111,9 @@ def test_lists_the_seven_tasks_with_missing_components_disabled(
     assert optimizer["max_duration_seconds"] == 1800
     assert optimizer["state"] == "disabled: optimizer not installed"
     assert optimizer["next_run_at"] is None
-    assert tasks["db_maintenance_daily"]["unavailable_reason"] == "database tuner not installed"
+    # Every other component is installed: its task is enabled.
+    assert tasks["db_maintenance_daily"]["unavailable_reason"] is None
+    assert tasks["db_maintenance_daily"]["state"].startswith("enabled, next")
     health = tasks["health_check_hourly"]
     assert health["timezone"] == "Europe/Madrid"
     assert health["next_run_at"] == "2026-03-02T10:00:00Z"
@@ -123,9 +125,10 @@ def test_status_lists_the_scheduler_and_its_tasks(start: Callable[..., TestClien
     scheduler = {c["name"]: c for c in status["components"]}["scheduler"]
     assert scheduler["state"] == "ok"
     assert scheduler["details"]["tasks"] == 7
-    assert scheduler["details"]["task.cache_optimization_regular"] == (
-        "disabled: cache optimizer not installed"
+    assert scheduler["details"]["task.perf_optimization_regular"] == (
+        "disabled: optimizer not installed"
     )
+    assert str(scheduler["details"]["task.db_maintenance_daily"]).startswith("enabled, next")
 
 
 def test_cron_fires_runs_and_records_with_metrics(

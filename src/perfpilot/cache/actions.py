@@ -40,6 +40,10 @@ class PreloadResult:
     pending: int
     duration_s: float
     loader_ms_mean: float | None
+    own_hits: int
+
+
+_RESULTS = "perfpilot-results"
 
 
 async def publish_policy(client: aioredis.Redis, namespace: bytes, policy: TtlPolicy) -> None:
@@ -108,11 +112,14 @@ async def request_preload(
     for key in keys:
         scope.require(key)
     request = f"{time.time_ns()}"
-    try:
-        await client.xgroup_create(ck.PRELOAD_REQUESTS, ck.PRELOAD_GROUP, id="$", mkstream=True)
-    except aioredis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+    # Both streams are created up front (MKSTREAM is a write, not a counted lookup), so every
+    # later XRANGE on the results is one keyspace hit, counted by ``await_preload``.
+    for stream, group in ((ck.PRELOAD_REQUESTS, ck.PRELOAD_GROUP), (ck.PRELOAD_RESULTS, _RESULTS)):
+        try:
+            await client.xgroup_create(stream, group, id="$", mkstream=True)
+        except aioredis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
     async with client.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.xadd(
@@ -133,8 +140,10 @@ async def await_preload(
     start_id = f"{int(request) // 1_000_000}-0"
     outcomes: Counter[str] = Counter()
     loader_ms: list[float] = []
+    polls = 0
     while True:
         entries = await client.xrange(ck.PRELOAD_RESULTS, min=start_id, max="+")
+        polls += 1
         outcomes.clear()
         loader_ms.clear()
         for _id, fields in cast(list[tuple[bytes, dict[bytes, bytes]]], entries):
@@ -151,4 +160,5 @@ async def await_preload(
         pending=max(0, expected - done),
         duration_s=time.monotonic() - started,
         loader_ms_mean=sum(loader_ms) / len(loader_ms) if loader_ms else None,
+        own_hits=polls,
     )

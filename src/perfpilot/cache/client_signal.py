@@ -30,6 +30,9 @@ class ClientSignal:
     namespaces: dict[bytes, NamespaceCounts]
     hot: tuple[HotKeyCount, ...]
     loaders: frozenset[bytes]
+    # The keyspace lookups reading this made (INFO counts them like any client's).
+    own_hits: int = 0
+    own_misses: int = 0
 
     @property
     def available(self) -> bool:
@@ -39,28 +42,37 @@ class ClientSignal:
 async def read_client_signal(
     client: aioredis.Redis, window_s: int = 300, top: int = 200, now_s: float | None = None
 ) -> ClientSignal:
-    """Read the last ``window_s`` (whole minutes, the current one included) in two round trips."""
+    """Read the last ``window_s`` (whole minutes, the current one included) in two round trips.
+
+    Every read is of a hash or sorted set, which Redis deletes when empty, so an empty reply
+    means a missing key: that is how the lookups are counted as hits or misses.
+    """
     now = time.time() if now_s is None else now_s
     minute = int(now // 60)
     minutes = max(1, window_s // 60)
     async with client.pipeline(transaction=False) as pipe:
         for m in range(minute - minutes + 1, minute + 1):
             pipe.hgetall(ck.stats_key(m))
-        pipe.zrangebyscore(ck.CLIENTS, now - window_s, "+inf")
+        pipe.zrange(ck.CLIENTS, 0, -1, withscores=True)
         pipe.hkeys(ck.LOADERS)
         replies = await pipe.execute()
     buckets = [parse_bucket(cast(dict[bytes, bytes], r)) for r in replies[:minutes]]
-    client_ids = [c.decode() if isinstance(c, bytes) else str(c) for c in replies[minutes]]
+    registered = cast(list[tuple[bytes, float]], replies[minutes])
+    client_ids = [c.decode() for c, seen in registered if seen >= now - window_s]
     loaders = frozenset(cast(list[bytes], replies[minutes + 1]))
-    hot = await _merged_hot(client, client_ids, top)
-    return ClientSignal(window_s, len(client_ids), merge(buckets), hot, loaders)
+    hot, hot_replies = await _merged_hot(client, client_ids, top)
+    found = sum(1 for r in [*replies, *hot_replies] if r)
+    lookups = len(replies) + len(hot_replies)
+    return ClientSignal(
+        window_s, len(client_ids), merge(buckets), hot, loaders, found, lookups - found
+    )
 
 
 async def _merged_hot(
     client: aioredis.Redis, client_ids: list[str], top: int
-) -> tuple[HotKeyCount, ...]:
+) -> tuple[tuple[HotKeyCount, ...], list[object]]:
     if not client_ids:
-        return ()
+        return (), []
     async with client.pipeline(transaction=False) as pipe:
         for cid in client_ids:
             pipe.zrevrange(ck.hot_key(cid), 0, top - 1, withscores=True)
@@ -70,4 +82,4 @@ async def _merged_hot(
         for key, score in cast(list[tuple[bytes, float]], reply):
             totals[key] = totals.get(key, 0.0) + float(score)
     ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
-    return tuple(HotKeyCount(k, c) for k, c in ranked)
+    return tuple(HotKeyCount(k, c) for k, c in ranked), list(replies)

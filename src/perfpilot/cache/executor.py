@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -114,7 +115,7 @@ class Executor:
         await actions.publish_policy(client, action.namespace, decision.after)
         before_ttl = decision.before.ttl_ms if decision.before else None
         change = TtlChange(
-            id=f"{action.id}-{int(self._clock.now().timestamp())}",
+            id=f"{action.id}-{uuid.uuid4().hex[:12]}",
             namespace=display(action.namespace),
             at=self._clock.now(),
             before_ttl_ms=before_ttl,
@@ -134,6 +135,7 @@ class Executor:
     async def _preload(self, client: aioredis.Redis, action: CacheAction) -> ActionOutcome:
         request = await actions.request_preload(client, self._scope, action.keys)
         r = await actions.await_preload(client, request, len(action.keys), PRELOAD_TIMEOUT_S)
+        self._count_own(r.own_hits, 0)
         warmed = r.outcomes.get("warmed", 0)
         detail = (
             f"{warmed} of {r.requested} keys warmed in {r.duration_s:.2f} s by the application's"

@@ -145,6 +145,7 @@ class CacheOptimizer:
         """Read the client counters (for /metrics) and judge settled TTL changes."""
         async with self.connect() as client:
             signal = await read_client_signal(client, CLIENT_WINDOW_S)
+        self.count_own(signal.own_hits, signal.own_misses)
         self.latest_signal = signal
         await self.executor.judge(signal)
         return signal
@@ -179,6 +180,7 @@ class CacheOptimizer:
         self._cursor = result.cursor
         readings = list(self._pass.values())
         signal = await read_client_signal(client, CLIENT_WINDOW_S)
+        self.count_own(signal.own_hits, signal.own_misses)
         self.latest_signal = signal
         ns_of = {r.key: self.namespace(r.key) for r in readings}
         ns_of.update((h.key, self.namespace(h.key)) for h in signal.hot)
@@ -190,7 +192,9 @@ class CacheOptimizer:
         big = keyrank.big_keys(readings, cfg.big_key_bytes)
         hot = keyrank.hot_keys(readings, signal.hot, before.lfu)
         cold = keyrank.cold_keys(readings, cfg.cold_idle_s, cfg.cold_freq)
-        policies = parse_policies(cast(dict[bytes, bytes], await client.hgetall(ck.TTL_POLICY)))
+        raw_policies = cast(dict[bytes, bytes], await client.hgetall(ck.TTL_POLICY))
+        self.count_own(1 if raw_policies else 0, 0 if raw_policies else 1)
+        policies = parse_policies(raw_policies)
         pttl = await self._pttl(client, [h.key for h in signal.hot])
         after = await read_snapshot(client, self._clock.now())
         window = self._window(before, after, own_before)

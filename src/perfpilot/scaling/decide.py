@@ -43,7 +43,7 @@ def decide(inputs: ScalingInputs, policy: ServiceConfig, now: datetime) -> Scali
     current = inputs.current
     readings = {r.name: r for r in inputs.readings}
     proposals = tuple(
-        propose(metric, target, readings.get(metric), current, policy, now)
+        propose(metric, target, readings.get(metric), current, policy, now, inputs.ready)
         for metric, target in metric_targets(policy)
     )
     stage = _from_metrics(proposals, current)

@@ -60,6 +60,8 @@ class ScalingInputs:
     service: str
     current: int
     readings: tuple[MetricReading, ...]
+    # Instances serving (the rest are starting); per-instance metrics average over these.
+    ready: int | None = None
     forecast: DemandForecast | None = None
     forecast_reason: str | None = None
     recommendations: tuple[Recommendation, ...] = ()

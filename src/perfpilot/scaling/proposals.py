@@ -39,8 +39,14 @@ def propose(
     current: int,
     policy: ServiceConfig,
     now: datetime,
+    ready: int | None = None,
 ) -> MetricProposal:
-    """The HPA answer for one metric; ``proposal`` None when the reading is missing or stale."""
+    """The HPA answer for one metric; ``proposal`` None when the reading is missing or stale.
+
+    With ``ready`` below ``current`` the ratio applies to the serving instances only and the
+    starting ones count towards a scale-up, as the HPA treats not-yet-ready pods: a metric
+    still high while new instances boot does not order more on top of them.
+    """
     if reading is None or reading.value is None or reading.at is None:
         why = reading.reason if reading is not None and reading.reason else "no reading"
         return MetricProposal(metric, None, target, None, None, f"missing: {why}")
@@ -55,7 +61,10 @@ def propose(
     if ratio < 1.0 and metric in UP_ONLY:
         note = f"{reading.value:.3g} below target {target:g}: {metric} never scales in"
         return MetricProposal(metric, reading.value, target, ratio, current, note)
+    base = current if ready is None else min(ready, current)
     # A float ratio like 1.0000000001 must not add an instance through ceil.
-    proposal = math.ceil(round(current * ratio, 9))
+    proposal = math.ceil(round(base * ratio, 9))
+    if ratio > 1.0:
+        proposal = max(proposal, current)
     note = f"{reading.value:.3g} vs target {target:g}: ratio {ratio:.2f} -> {proposal}"
     return MetricProposal(metric, reading.value, target, ratio, proposal, note)

@@ -171,6 +171,7 @@ class AutoScaler:
             service=cfg.name,
             current=current,
             readings=tuple(readings),
+            ready=runtime.observed.ready if runtime.observed else None,
             forecast=forecast,
             forecast_reason=forecast_reason,
             recommendations=tuple(runtime.recommendations),

@@ -53,6 +53,8 @@ class EngineConfig:
     max_defer_s: float = 7200.0
     busy_cpu_percent: float = 75.0
     cron_enabled: bool = True
+    # Start hour of the quiet window for ``@quiet`` tasks until best hours are measured.
+    quiet_start_hour: int = 1
     # Time a cancelled attempt gets to unwind before it is recorded anyway.
     cancel_grace_s: float = 5.0
 
@@ -103,6 +105,7 @@ class Scheduler:
         )
         self.last_error: str | None = None
         self.restored = False
+        self.quiet_start_hour = config.quiet_start_hour
 
     # ------------------------------------------------------------------ reading
 
@@ -126,10 +129,18 @@ class Scheduler:
         """The task's next cron fire time; None while it cannot run on cron."""
         if not self.config.cron_enabled or task not in self.runnable():
             return None
-        return next_fire([task], self._last_fired, now)
+        return next_fire([task], self._last_fired, now, self.quiet_start_hour)
 
     def in_flight(self, task_id: str) -> Entry | None:
         return self._executor.entries.get(task_id)
+
+    def set_quiet_start(self, hour: int) -> None:
+        """Move ``@quiet`` tasks to a window starting at ``hour`` (local, 0-23)."""
+        if not 0 <= hour <= 23:
+            raise ValueError(f"quiet window start hour {hour} is not in 0-23")
+        if hour != self.quiet_start_hour:
+            self.quiet_start_hour = hour
+            self.wake()
 
     def wake(self) -> None:
         """Make the loop re-evaluate now, e.g. after the clock or a task changed outside it."""
@@ -209,7 +220,7 @@ class Scheduler:
         """How long the loop may sleep before :meth:`run_due` has something to do."""
         waits = [_MAX_SLEEP_S]
         if self.config.cron_enabled:
-            fire = next_fire(self.runnable(), self._last_fired, now)
+            fire = next_fire(self.runnable(), self._last_fired, now, self.quiet_start_hour)
             if fire is not None:
                 waits.append((fire - now).total_seconds())
         mono = self._clock.monotonic()
@@ -252,7 +263,10 @@ class Scheduler:
                 # not report the fire times it slept through as missed.
                 self._last_fired[task] = now
         written: list[TaskRun] = []
-        for due in due_runs(runnable, self._last_fired, now, self.config.misfire_grace_s):
+        due_list = due_runs(
+            runnable, self._last_fired, now, self.config.misfire_grace_s, self.quiet_start_hour
+        )
+        for due in due_list:
             self._last_fired[due.task_id] = due.scheduled_for
             written += await self._dispatch(self.task(due.task_id), due, now)
         return written

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from perfpilot.core.backoff import Backoff
 from perfpilot.scheduler.task import ScheduledTask
-from perfpilot.scheduler.trigger import CronTrigger
+from perfpilot.scheduler.trigger import QUIET, CronTrigger, quiet_cron
 
 # Retry delays grow from the task's retry_delay_seconds but never past an hour: a task that
 # still fails after that waits for its next fire time instead.
@@ -31,8 +31,19 @@ class Due:
     missed: bool
 
 
-def trigger_of(task: ScheduledTask) -> CronTrigger:
-    """The task's trigger; raises ScheduleError when its cron or zone is invalid."""
+# Until the quiet window is known from a week of rollups, @quiet tasks use the configured one.
+DEFAULT_QUIET_START_HOUR = 1
+
+
+def trigger_of(
+    task: ScheduledTask, quiet_start_hour: int = DEFAULT_QUIET_START_HOUR
+) -> CronTrigger:
+    """The task's trigger; raises ScheduleError when its cron or zone is invalid.
+
+    A ``@quiet`` task fires daily at ``quiet_start_hour`` in its zone.
+    """
+    if task.cron_expression == QUIET:
+        return CronTrigger.of(quiet_cron(quiet_start_hour), task.timezone)
     return CronTrigger.of(task.cron_expression, task.timezone)
 
 
@@ -41,6 +52,7 @@ def due_runs(
     last_fired: Mapping[str, datetime],
     now: datetime,
     grace_s: float,
+    quiet_start_hour: int = DEFAULT_QUIET_START_HOUR,
 ) -> list[Due]:
     """Fire times of enabled tasks in (last fired, now], one :class:`Due` per task.
 
@@ -51,7 +63,7 @@ def due_runs(
         since = last_fired.get(task.id)
         if not task.enabled or since is None:
             continue
-        fires = trigger_of(task).fire_times(since, now)
+        fires = trigger_of(task, quiet_start_hour).fire_times(since, now)
         if not fires:
             continue
         newest = fires[-1]
@@ -61,11 +73,14 @@ def due_runs(
 
 
 def next_fire(
-    tasks: Sequence[ScheduledTask], last_fired: Mapping[str, datetime], now: datetime
+    tasks: Sequence[ScheduledTask],
+    last_fired: Mapping[str, datetime],
+    now: datetime,
+    quiet_start_hour: int = DEFAULT_QUIET_START_HOUR,
 ) -> datetime | None:
     """The earliest upcoming fire time among enabled tasks, or None when none is enabled."""
     fires = [
-        trigger_of(task).next_after(max(last_fired.get(task.id, now), now))
+        trigger_of(task, quiet_start_hour).next_after(max(last_fired.get(task.id, now), now))
         for task in tasks
         if task.enabled
     ]

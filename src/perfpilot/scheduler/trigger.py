@@ -37,9 +37,20 @@ def parse_zone(name: str) -> ZoneInfo:
         raise ScheduleError("timezone", f"unknown time zone {name!r}") from exc
 
 
+# A task scheduled at ``@quiet`` fires daily at the start of the quietest window (best hours).
+QUIET = "@quiet"
+
+
+def quiet_cron(start_hour: int) -> str:
+    """The daily cron expression a ``@quiet`` task runs on when the window starts then."""
+    return f"0 {start_hour} * * *"
+
+
 def check_cron(expression: str) -> str:
     """The expression, normalized; ScheduleError naming ``cron_expression`` when invalid."""
     normalized = " ".join(expression.split())
+    if normalized == QUIET:
+        return normalized
     # Five fields as in the specification; croniter would also take a seconds field, which
     # would make a typo like an extra ``*`` silently run every second.
     if len(normalized.split()) != 5 or not croniter.is_valid(normalized):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -21,15 +20,12 @@ from perfpilot.api.scheduler_models import (
 )
 from perfpilot.api.state import ServiceState
 from perfpilot.core.errors import ConflictError, NotFoundError
-from perfpilot.scheduler.best_hours import quiet_window
+from perfpilot.maintenance.quiet import QuietHours
 from perfpilot.scheduler.engine import Scheduler
 from perfpilot.scheduler.status import task_view, task_views
 from perfpilot.scheduler.task import TaskOverride
-from perfpilot.scheduler.trigger import ScheduleError, parse_zone
+from perfpilot.scheduler.trigger import ScheduleError
 from perfpilot.scheduler.zone import default_zone
-
-# Four weeks of hour-of-week medians: recent enough to follow a changed traffic pattern.
-_QUIET_LOOKBACK = timedelta(days=28)
 
 router = APIRouter(prefix="/api/v1/performance/scheduler", tags=["scheduler"])
 
@@ -111,13 +107,11 @@ async def update_task(task_id: str, body: TaskUpdateIn, state: State, _: Writer)
 def quiet_hours(state: State) -> QuietHoursOut:
     """The quietest daily window from CPU rollups (median per hour of the week)."""
     cfg = state.settings.file.scheduler
-    now = state.clock.now()
-    rollups = state.store.load_rollups(now - _QUIET_LOOKBACK, now, ["cpu"])
-    zone = parse_zone(default_zone(state.settings.timezone))
-    window = quiet_window(
-        [(r.minute, r.avg) for r in rollups],
-        zone,
+    quiet = QuietHours(
+        state.store,
+        default_zone(state.settings.timezone),
         cfg.quiet_window_hours,
         cfg.quiet_window_start_hour,
+        state.clock,
     )
-    return QuietHoursOut.model_validate(window)
+    return QuietHoursOut.model_validate(quiet.window())

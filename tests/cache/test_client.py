@@ -1,0 +1,118 @@
+"""The client library on the real Redis: import weight, codec, single-flight, counters, preload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import redis.asyncio as aioredis
+
+from perfpilot.cache import controlkeys as ck
+from perfpilot.cache.client import CacheClient, ClientConfig
+from perfpilot.cache.codec import MAGIC, Codec, is_compressed
+from perfpilot.cache.topk import DecayingTopK
+
+FORBIDDEN = ("fastapi", "starlette", "psycopg", "pydantic", "numpy", "perfpilot.core")
+
+
+def test_client_imports_only_redis_and_zstandard() -> None:
+    code = (
+        "import sys, json; import perfpilot.cache.client, perfpilot.cache.preload_consumer;"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = json.loads(done.stdout)
+    heavy = [m for m in modules if m.startswith(FORBIDDEN) or m == "perfpilot.app"]
+    assert heavy == []
+    assert "zstandard" in modules
+    assert "redis.asyncio" in modules
+
+
+def _doc(size: int) -> bytes:
+    rows = [{"room": i, "rate": 120.5 + i % 7, "currency": "EUR", "available": True} for i in range(size)]
+    return json.dumps(rows).encode()
+
+
+def test_codec_round_trips_and_reads_plain_and_foreign_values() -> None:
+    codec = Codec()
+    doc = _doc(200)
+    packed = codec.encode(doc)
+    assert is_compressed(packed)
+    assert len(packed) * 4 <= len(doc)
+    assert codec.decode(packed) == doc
+    # Small or incompressible values are stored as they are.
+    assert codec.encode(b"short") == b"short"
+    noise = os.urandom(4096)
+    assert codec.encode(noise) == noise
+    # A plain value that looks like our header reads back exactly.
+    tricky = MAGIC + b"\x01not zstd at all"
+    assert codec.decode(codec.encode(tricky)) == tricky
+    # An unknown codec byte is not ours to decode: returned untouched.
+    assert codec.decode(MAGIC + b"\x7fother") == MAGIC + b"\x7fother"
+
+
+async def test_compression_through_redis_reads_legacy_values(
+    redis_client: aioredis.Redis,
+) -> None:
+    cache = CacheClient(redis_client)
+    await redis_client.set(b"rates:legacy", b'{"plain": true}')
+    assert await cache.get("rates:legacy") == b'{"plain": true}'
+    doc = _doc(300)
+    await cache.set("rates:big", doc, ttl_s=60)
+    stored = await redis_client.get(b"rates:big")
+    assert stored is not None and is_compressed(stored) and len(stored) < len(doc) / 4
+    assert await cache.get("rates:big") == doc
+    assert 0 < await redis_client.pttl(b"rates:big") <= 60_000
+
+
+async def test_fifty_concurrent_misses_run_the_loader_once(redis_url: str) -> None:
+    # Five clients with their own connection pools stand for five application processes.
+    clients = [CacheClient(aioredis.Redis.from_url(redis_url)) for _ in range(5)]
+    calls = 0
+
+    async def loader(key: bytes) -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)
+        return b"value of " + key
+
+    values = await asyncio.gather(
+        *(clients[i % 5].get_or_load(b"avail:2026-12-01", loader) for i in range(50))
+    )
+    assert calls == 1
+    assert set(values) == {b"value of avail:2026-12-01"}
+    for c in clients:
+        await c.redis.aclose()
+
+
+async def test_counters_and_top_k_are_flushed(redis_client: aioredis.Redis) -> None:
+    cache = CacheClient(redis_client, client_id="app-1")
+    await cache.set("rates:a", b"1")
+    for _ in range(3):
+        await cache.get("rates:a")
+    await cache.get("rates:missing")
+    await cache.flush()
+    buckets = [await redis_client.hgetall(k) async for k in redis_client.scan_iter(ck.STATS + b"*")]
+    merged = {k: int(v) for b in buckets for k, v in b.items()}
+    assert merged[b"hits:rates:"] == 3
+    assert merged[b"misses:rates:"] == 1
+    hot = await redis_client.zrevrange(ck.hot_key("app-1"), 0, 0, withscores=True)
+    assert hot[0][0] == b"rates:a"
+
+
+def test_top_k_finds_the_heavy_keys_of_a_zipf_stream() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    keys = rng.zipf(1.1, 200_000)
+    keys = keys[keys <= 100_000]
+    sketch = DecayingTopK(capacity=1000)
+    for k in keys:
+        sketch.observe(str(k).encode())
+    values, counts = np.unique(keys, return_counts=True)
+    true_top = {str(v).encode() for v in values[np.argsort(-counts)][:100]}
+    found = {k for k, _ in sketch.top(100)}
+    assert len(found & true_top) >= 95
