@@ -129,6 +129,10 @@ def test_status_lists_the_scheduler_and_its_tasks(start: Callable[..., TestClien
         "disabled: optimizer not installed"
     )
     assert str(scheduler["details"]["task.db_maintenance_daily"]).startswith("enabled, next")
+    listed = {t["id"]: t for t in status["scheduled_tasks"]}
+    assert set(listed) == BUILTIN_IDS
+    assert listed["perf_optimization_regular"]["unavailable_reason"] == "optimizer not installed"
+    assert listed["health_check_hourly"]["next_run_at"] == "2026-03-02T10:00:00Z"
 
 
 def test_cron_fires_runs_and_records_with_metrics(

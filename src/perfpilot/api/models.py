@@ -231,6 +231,18 @@ class AlertSummaryOut(_Out):
     by_severity: dict[Severity, int]
 
 
+class ScheduledTaskOut(_Out):
+    """One scheduler task as /status lists it."""
+
+    id: str
+    name: str
+    cron_expression: str
+    enabled: bool
+    next_run_at: datetime | None
+    unavailable_reason: str | None
+    active: str | None
+
+
 class StatusOut(_Out):
     status: HealthState
     timestamp: datetime
@@ -242,6 +254,9 @@ class StatusOut(_Out):
         description="Null until the Performance Optimizer is installed"
     )
     notes: list[str]
+    scheduled_tasks: list[ScheduledTaskOut] = Field(
+        default_factory=list, description="The scheduler's tasks (empty when it is not built)"
+    )
 
 
 class OptimizeIn(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
@@ -23,6 +23,7 @@ from perfpilot.api.models import (
     MetricsOut,
     OptimizationThresholdsOut,
     ResolveIn,
+    ScheduledTaskOut,
     StatusOut,
     ThresholdsOut,
 )
@@ -32,6 +33,7 @@ from perfpilot.core.health import HealthState, overall
 from perfpilot.core.settings import AlertLevels
 from perfpilot.monitor.model import AlertStatus, Severity
 from perfpilot.monitor.sample import CPU, DISK_PREFIX, MEMORY, SWAP
+from perfpilot.scheduler.status import task_views
 
 router = APIRouter(prefix="/api/v1/performance", tags=["performance"])
 
@@ -169,4 +171,22 @@ def service_status(state: State) -> StatusOut:
         ),
         optimization_actions_today=None,
         notes=notes,
+        scheduled_tasks=_scheduled_tasks(state, now),
     )
+
+
+def _scheduled_tasks(state: ServiceState, now: datetime) -> list[ScheduledTaskOut]:
+    if state.scheduler is None:
+        return []
+    return [
+        ScheduledTaskOut(
+            id=view.task.id,
+            name=view.task.name,
+            cron_expression=view.task.cron_expression,
+            enabled=view.task.enabled,
+            next_run_at=view.next_run_at,
+            unavailable_reason=view.unavailable,
+            active=view.active_state,
+        )
+        for view in task_views(state.scheduler, now)
+    ]
