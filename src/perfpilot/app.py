@@ -27,6 +27,7 @@ from perfpilot.core.health import HealthSource, NotInstalled
 from perfpilot.core.risk import RiskPolicy
 from perfpilot.core.settings import Settings
 from perfpilot.core.watch import ConnectionWatch
+from perfpilot.database.activity import DatabaseActivity
 from perfpilot.database.connection import check_postgres
 from perfpilot.database.tuner import DatabaseTuner
 from perfpilot.database.tuner_loop import TunerLoop
@@ -121,6 +122,7 @@ def build_scheduler(
     scaler: ScalerLoop | None = None,
     cache: CacheOptimizer | None = None,
     tuner: DatabaseTuner | None = None,
+    activity: DatabaseActivity | None = None,
 ) -> Scheduler:
     """The Performance Scheduler with the task functions of the components built so far."""
     cfg = settings.file.scheduler
@@ -169,9 +171,11 @@ def build_scheduler(
         busy_cpu_percent=settings.cpu_threshold,
         cron_enabled=settings.scheduler_enabled,
         quiet_start_hour=cfg.quiet_window_start_hour,
+        busy_db_active_sessions=cfg.busy_db_active_sessions,
     )
     lock = run_lock_for(settings.store_url)
-    engine = Scheduler(tasks, functions, history, lock, clock, config, cpu_percent)
+    db_active = None if activity is None else (lambda: activity.latest)
+    engine = Scheduler(tasks, functions, history, lock, clock, config, cpu_percent, db_active)
     engine.add_observer(SchedulerMetrics(registry).observe)
     return engine
 
@@ -199,6 +203,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
 
     store_watch = ConnectionWatch("store", store.describe(), check_store, clock)
     tuner = build_tuner(settings, store, clock)
+    activity = DatabaseActivity(settings.database_dsn)
     tuner_loop = TunerLoop(tuner, settings.file.database.snapshot_interval_s, clock)
     scaler = build_scaler(settings, store, clock, monitor.parts.alerts, build_app_signals(settings))
     scaler_loop = ScalerLoop(scaler, clock)
@@ -219,6 +224,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         scaler_loop,
         tuner=tuner,
         cache=cache_optimizer,
+        activity=activity,
     )
     sources.append(SchedulerHealth(tasks, clock))
     state = ServiceState(
@@ -236,7 +242,7 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         cache=cache_optimizer,
     )
     loops: list[BackgroundLoop] = [w.run for w in (store_watch, database, cache)]
-    loops.append(tuner_loop.run)
+    loops.extend([tuner_loop.run, activity.run])
     loops.append(cache_loop.run)
     if scaler.runtimes():
         loops.append(scaler_loop.run)

@@ -115,6 +115,17 @@ def test_deferral_only_for_deferrable_tasks_on_a_busy_host_up_to_the_maximum() -
     assert defer_reason(task("n"), 92.0, 75.0, 0.0, 3600) is None
 
 
+def test_deferral_while_the_database_is_busy() -> None:
+    t = task("d", deferrable=True)
+    assert defer_reason(t, 10.0, 75.0, 0.0, 3600, db_active=14, db_busy_sessions=10) == (
+        "database busy: 14 active sessions above 10"
+    )
+    assert defer_reason(t, 10.0, 75.0, 0.0, 3600, db_active=3, db_busy_sessions=10) is None
+    # Unknown activity (the database cannot be read) is not "busy".
+    assert defer_reason(t, 10.0, 75.0, 0.0, 3600, db_active=None, db_busy_sessions=10) is None
+    assert defer_reason(t, 10.0, 75.0, 3600.0, 3600, db_active=14, db_busy_sessions=10) is None
+
+
 def test_quiet_window_needs_a_week_and_finds_the_quietest_hours() -> None:
     from datetime import timedelta
     from zoneinfo import ZoneInfo

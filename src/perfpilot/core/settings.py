@@ -170,6 +170,8 @@ class SchedulerConfig(_FileModel):
     # Quiet window reported (as ``default``) until 7 days of rollups give measured hours.
     quiet_window_start_hour: int = Field(default=1, ge=0, le=23)
     quiet_window_hours: int = Field(default=4, ge=1, le=24)
+    # Deferrable tasks also wait while the target database runs more active sessions.
+    busy_db_active_sessions: int = Field(default=10, ge=1)
     tasks: tuple[TaskConfig, ...] = ()
 
     @model_validator(mode="after")

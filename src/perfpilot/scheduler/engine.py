@@ -35,6 +35,7 @@ from perfpilot.scheduler.task import ScheduledTask, TaskOverride, apply_override
 logger = logging.getLogger(__name__)
 
 CpuProbe = Callable[[], float | None]
+DbProbe = Callable[[], int | None]
 
 # Upper bound of one sleep: overrides written by another replica and wall-clock steps are
 # noticed within this time; one wake a minute costs nothing measurable.
@@ -55,6 +56,8 @@ class EngineConfig:
     cron_enabled: bool = True
     # Start hour of the quiet window for ``@quiet`` tasks until best hours are measured.
     quiet_start_hour: int = 1
+    # A deferrable task also waits while the database runs more active sessions than this.
+    busy_db_active_sessions: int | None = None
     # Time a cancelled attempt gets to unwind before it is recorded anyway.
     cancel_grace_s: float = 5.0
 
@@ -81,6 +84,7 @@ class Scheduler:
         clock: Clock,
         config: EngineConfig,
         cpu_probe: CpuProbe | None = None,
+        db_probe: DbProbe | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._configured = {task.id: task for task in tasks}
@@ -90,6 +94,7 @@ class Scheduler:
         self._clock = clock
         self.config = config
         self._cpu_probe = cpu_probe or (lambda: None)
+        self._db_probe = db_probe or (lambda: None)
         self._last_fired: dict[str, datetime] = {}
         self._mutex = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -305,6 +310,8 @@ class Scheduler:
                     self.config.busy_cpu_percent,
                     mono - entry.queued_at,
                     self.config.max_defer_s,
+                    self._db_probe(),
+                    self.config.busy_db_active_sessions,
                 )
             if entry.waiting is None:
                 written += await self._executor.start(entry)

@@ -106,16 +106,21 @@ def defer_reason(
     busy_threshold: float,
     waited_s: float,
     max_defer_s: float,
+    db_active: int | None = None,
+    db_busy_sessions: int | None = None,
 ) -> str | None:
     """Why a deferrable task should wait for a quieter moment; None when it should start.
 
-    An unknown CPU level does not defer: no data is not the same as busy.
+    Busy is the host's CPU above its threshold, or the database running more active sessions
+    than its threshold. An unknown level does not defer: no data is not the same as busy.
     """
-    if not task.deferrable or cpu_percent is None or waited_s >= max_defer_s:
+    if not task.deferrable or waited_s >= max_defer_s:
         return None
-    if cpu_percent <= busy_threshold:
-        return None
-    return f"host busy: cpu {cpu_percent:.0f}% above {busy_threshold:g}%"
+    if cpu_percent is not None and cpu_percent > busy_threshold:
+        return f"host busy: cpu {cpu_percent:.0f}% above {busy_threshold:g}%"
+    if db_active is not None and db_busy_sessions is not None and db_active > db_busy_sessions:
+        return f"database busy: {db_active} active sessions above {db_busy_sessions}"
+    return None
 
 
 def retry_delay_s(task: ScheduledTask, failed_attempts: int, rng: random.Random) -> float:
