@@ -31,7 +31,7 @@ from perfpilot.database.activity import DatabaseActivity
 from perfpilot.database.connection import check_postgres
 from perfpilot.database.tuner import DatabaseTuner
 from perfpilot.database.tuner_loop import TunerLoop
-from perfpilot.maintenance.cleanup import Retention, SystemCleanup
+from perfpilot.maintenance.cleanup import RetainedRecords, Retention, SystemCleanup
 from perfpilot.maintenance.database import DatabaseMaintenance
 from perfpilot.maintenance.health_check import HealthCheck, HealthReader
 from perfpilot.maintenance.quiet import QuietHours, QuietPlacement
@@ -131,8 +131,18 @@ def build_scheduler(
     if tuner is not None:
         functions.register("run_database_maintenance", DatabaseMaintenance(tuner).run)
     retention = Retention(settings.file.monitor.rollup_retention_days, cfg.history_retention_days)
+    others = [
+        RetainedRecords(
+            "audit entries", cfg.audit_retention_days, AuditRepository(store.runner).prune
+        ),
+        RetainedRecords(
+            "workload deltas",
+            settings.file.monitor.rollup_retention_days,
+            WorkloadDeltaRepository(store.runner).prune_workload_deltas,
+        ),
+    ]
     cleanup = SystemCleanup(
-        store, history, compactor_for(settings.store_url, store.runner), retention, clock
+        store, history, compactor_for(settings.store_url, store.runner), retention, clock, others
     )
     functions.register("run_system_cleanup", cleanup.run)
     report = ResourceReport(monitor.parts.forecaster.latest)

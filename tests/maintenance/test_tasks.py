@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from perfpilot.core.audit import AuditEntry, Outcome
 from perfpilot.core.clock import ManualClock
 from perfpilot.core.health import ComponentHealth, HealthState
 from perfpilot.core.settings import AlertsConfig
-from perfpilot.maintenance.cleanup import Retention, SystemCleanup
+from perfpilot.maintenance.cleanup import RetainedRecords, Retention, SystemCleanup
 from perfpilot.maintenance.health_check import HealthCheck
 from perfpilot.maintenance.processes import ProcessTop
 from perfpilot.maintenance.resources import ResourceReport
@@ -20,6 +21,7 @@ from perfpilot.monitor.alerts import AlertEngine
 from perfpilot.monitor.model import AlertKind, AlertStatus, Forecast, Rollup, Severity
 from perfpilot.scheduler.run import RunStatus, RunTrigger, TaskRun
 from perfpilot.store import Store, open_store
+from perfpilot.store.audit import AuditRepository
 from perfpilot.store.compaction import compactor_for
 from perfpilot.store.scheduler_runs import SqlRunHistory
 
@@ -49,17 +51,37 @@ async def test_system_cleanup_prunes_past_retention_and_compacts(
         history.save_run(
             TaskRun(run_id, "x", RunTrigger.CRON, at, RunStatus.SUCCEEDED, "r", at, at, 1)
         )
+    audit = AuditRepository(store.runner)
+    for at in (T0 - timedelta(days=400), recent):
+        audit.record(
+            AuditEntry(
+                at,
+                "database",
+                "vacuum_analyze",
+                "public.t",
+                "VACUUM",
+                "due",
+                "forced",
+                "low",
+                Outcome.APPLIED,
+            )
+        )
     cleanup = SystemCleanup(
         store,
         history,
         compactor_for(store_url, store.runner),
         Retention(rollup_days=30, run_days=7),
         ManualClock(T0),
+        [RetainedRecords("audit entries", 365, audit.prune)],
     )
     summary = await cleanup.run()
     assert [r.minute for r in store.load_rollups(old - timedelta(days=1), T0)] == [recent]
     assert [r.id for r in history.list_runs()] == ["recent"]
-    assert summary.startswith("pruned 1 rollups older than 30 d and 1 run records older than 7 d")
+    assert [e.at for e in audit.entries()] == [recent]
+    assert summary.startswith(
+        "pruned 1 rollups older than 30 d, 1 run records older than 7 d,"
+        " 1 audit entries older than 365 d"
+    )
     assert "sqlite VACUUM and PRAGMA optimize" in summary
 
 

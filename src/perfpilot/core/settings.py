@@ -165,6 +165,8 @@ class SchedulerConfig(_FileModel):
     # the shortest built-in period (10 min), so a late run never overlaps the next one.
     misfire_grace_s: float = Field(default=300.0, ge=0)
     history_retention_days: int = Field(default=30, ge=1, le=3650)
+    # The audit trail is kept longer than run records: it answers "what changed and why".
+    audit_retention_days: int = Field(default=365, ge=1, le=3650)
     # Deferrable tasks wait at most this long for the host to drop below the CPU threshold.
     max_defer_minutes: float = Field(default=120.0, ge=0)
     # Quiet window reported (as ``default``) until 7 days of rollups give measured hours.

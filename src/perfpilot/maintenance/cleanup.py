@@ -1,10 +1,11 @@
-"""``run_system_cleanup``: prune rollups and run records past retention, then compact the store."""
+"""``run_system_cleanup``: prune rollups, run records, audit and workload history, then compact."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from perfpilot.core.clock import Clock
 from perfpilot.monitor.ports import RollupStore
@@ -18,6 +19,15 @@ class Retention:
     run_days: int
 
 
+@dataclass(frozen=True, slots=True)
+class RetainedRecords:
+    """Other records with a retention: ``prune(before)`` deletes older ones, returns a count."""
+
+    label: str
+    days: int
+    prune: Callable[[datetime], int]
+
+
 class SystemCleanup:
     """Deletes what retention no longer keeps and gives the space back."""
 
@@ -28,7 +38,9 @@ class SystemCleanup:
         compactor: Compactor,
         retention: Retention,
         clock: Clock,
+        others: Sequence[RetainedRecords] = (),
     ) -> None:
+        self._others = tuple(others)
         self._rollups = rollups
         self._runs = runs
         self._compactor = compactor
@@ -44,8 +56,17 @@ class SystemCleanup:
         runs_before = now - timedelta(days=self._retention.run_days)
         rollups = self._rollups.prune_rollups(rollups_before)
         runs = self._runs.prune_runs(runs_before)
+        others = [
+            f"{other.prune(now - timedelta(days=other.days))} {other.label} older than"
+            f" {other.days} d"
+            for other in self._others
+        ]
         compacted = self._compactor.compact()
-        return (
-            f"pruned {rollups} rollups older than {self._retention.rollup_days} d and"
-            f" {runs} run records older than {self._retention.run_days} d; {compacted}"
+        pruned = ", ".join(
+            [
+                f"{rollups} rollups older than {self._retention.rollup_days} d",
+                f"{runs} run records older than {self._retention.run_days} d",
+                *others,
+            ]
         )
+        return f"pruned {pruned}; {compacted}"

@@ -63,6 +63,13 @@ class AuditRepository:
         rows = self._runner.query("read audit entries", template, [*params, limit])
         return [self._entry(row) for row in rows]
 
+    def prune(self, before: datetime) -> int:
+        """Delete entries older than ``before`` (retention); returns how many."""
+        encoded = self._runner.dialect.encode_time(to_utc(before))
+        return self._runner.write(
+            "prune audit entries", "DELETE FROM {t}audit_log WHERE at < %s", [(encoded,)]
+        )
+
     def _entry(self, row: Row) -> AuditEntry:
         return AuditEntry(
             at=self._runner.dialect.decode_time(row[0]),
