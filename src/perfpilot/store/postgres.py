@@ -6,7 +6,7 @@ transaction-level advisory lock, and every write is a single upsert or delete.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -16,19 +16,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
-from perfpilot.monitor.model import Alert, AlertStatus, Rollup, Severity
-from perfpilot.store.base import StoreError, check_limit, to_utc
+from perfpilot.store.base import StoreError, to_utc
 from perfpilot.store.migrations import MIGRATIONS, pending
-from perfpilot.store.rows import (
-    ALERT_COLUMNS,
-    ALERT_UPDATE,
-    ROLLUP_COLUMNS,
-    ROLLUP_UPDATE,
-    alert_from_row,
-    alert_params,
-    rollup_from_row,
-    rollup_params,
-)
+from perfpilot.store.records import MonitorRecords
 from perfpilot.store.sqlrunner import Dialect, Row, SqlRunner
 
 # Key of the advisory lock that serializes migrators: the first 8 bytes of
@@ -36,15 +26,6 @@ from perfpilot.store.sqlrunner import Dialect, Row, SqlRunner
 # same database are unlikely to collide with it.
 MIGRATION_LOCK_KEY = -2_043_392_939_922_323_479
 
-_UPSERT_ROLLUP = f"""
-    INSERT INTO perfpilot.resource_rollups ({ROLLUP_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)
-    ON CONFLICT (series, minute) DO UPDATE SET {ROLLUP_UPDATE}
-"""
-_UPSERT_ALERT = f"""
-    INSERT INTO perfpilot.alerts ({ALERT_COLUMNS})
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-    ON CONFLICT (id) DO UPDATE SET {ALERT_UPDATE}
-"""
 _BOOTSTRAP = (
     "CREATE SCHEMA IF NOT EXISTS perfpilot",
     """CREATE TABLE IF NOT EXISTS perfpilot.schema_migrations (
@@ -57,7 +38,7 @@ _BOOTSTRAP = (
 Connection = psycopg.Connection[TupleRow]
 
 
-class PostgresStore:
+class PostgresStore(MonitorRecords):
     """Store in a PostgreSQL database given by a libpq URL or key=value conninfo.
 
     The pool opens in the background and reconnects by itself; an operation that cannot get a
@@ -134,72 +115,6 @@ class PostgresStore:
     def schema_version(self) -> int:
         with self._connection("read schema version") as conn:
             return max(_applied_versions(conn), default=0)
-
-    def save_rollups(self, rollups: Sequence[Rollup]) -> None:
-        params = [rollup_params(r, to_utc) for r in rollups]
-        if not params:
-            return
-        with self._connection("save rollups") as conn, conn.transaction(), conn.cursor() as cur:
-            cur.executemany(_UPSERT_ROLLUP, params)
-
-    def load_rollups(
-        self, since: datetime, until: datetime, series: Collection[str] | None = None
-    ) -> list[Rollup]:
-        sql = (
-            f"SELECT {ROLLUP_COLUMNS} FROM perfpilot.resource_rollups"
-            " WHERE minute >= %s AND minute < %s"
-        )
-        params: list[Any] = [to_utc(since), to_utc(until)]
-        if series is not None:
-            sql += " AND series = ANY(%s)"
-            params.append(list(series))
-        sql += " ORDER BY minute, series"
-        with self._connection("load rollups") as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [rollup_from_row(row, _utc) for row in rows]
-
-    def prune_rollups(self, before: datetime) -> int:
-        with self._connection("prune rollups") as conn:
-            cursor = conn.execute(
-                "DELETE FROM perfpilot.resource_rollups WHERE minute < %s", (to_utc(before),)
-            )
-            return cursor.rowcount
-
-    def save_alert(self, alert: Alert) -> None:
-        params = alert_params(alert, to_utc)
-        with self._connection("save alert") as conn:
-            conn.execute(_UPSERT_ALERT, params)
-
-    def get_alert(self, alert_id: str) -> Alert | None:
-        with self._connection("get alert") as conn:
-            row = conn.execute(
-                f"SELECT {ALERT_COLUMNS} FROM perfpilot.alerts WHERE id = %s", (alert_id,)
-            ).fetchone()
-        return None if row is None else alert_from_row(row, _utc)
-
-    def list_alerts(
-        self,
-        status: AlertStatus | None = None,
-        severity: Severity | None = None,
-        limit: int = 100,
-    ) -> list[Alert]:
-        check_limit(limit)
-        conditions: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            conditions.append("status = %s")
-            params.append(status.value)
-        if severity is not None:
-            conditions.append("severity = %s")
-            params.append(severity.value)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = (
-            f"SELECT {ALERT_COLUMNS} FROM perfpilot.alerts{where}"
-            " ORDER BY started_at DESC, id DESC LIMIT %s"
-        )
-        with self._connection("list alerts") as conn:
-            rows = conn.execute(sql, [*params, limit]).fetchall()
-        return [alert_from_row(row, _utc) for row in rows]
 
     @contextmanager
     def _connection(self, action: str) -> Iterator[Connection]:

@@ -9,37 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from perfpilot.monitor.model import Alert, AlertStatus, Rollup, Severity
-from perfpilot.store.base import StoreError, check_limit, to_utc
+from perfpilot.store.base import StoreError, to_utc
 from perfpilot.store.migrations import MIGRATIONS, pending
-from perfpilot.store.rows import (
-    ALERT_COLUMNS,
-    ALERT_UPDATE,
-    ROLLUP_COLUMNS,
-    ROLLUP_UPDATE,
-    alert_from_row,
-    alert_params,
-    rollup_from_row,
-    rollup_params,
-)
+from perfpilot.store.records import MonitorRecords
 from perfpilot.store.sqlrunner import Dialect, Row, SqlRunner
 
 MEMORY = ":memory:"
 
-_UPSERT_ROLLUP = f"""
-    INSERT INTO resource_rollups ({ROLLUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (series, minute) DO UPDATE SET {ROLLUP_UPDATE}
-"""
-_UPSERT_ALERT = f"""
-    INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET {ALERT_UPDATE}
-"""
 _CREATE_MIGRATIONS_TABLE = """
     CREATE TABLE IF NOT EXISTS schema_migrations (
         version INTEGER PRIMARY KEY,
@@ -49,7 +31,7 @@ _CREATE_MIGRATIONS_TABLE = """
 """
 
 
-class SqliteStore:
+class SqliteStore(MonitorRecords):
     """Store backed by a SQLite database file; its parent directory is created if missing."""
 
     def __init__(self, path: str, *, busy_timeout_s: float = 5.0) -> None:
@@ -117,66 +99,6 @@ class SqliteStore:
     def schema_version(self) -> int:
         with self._read("read schema version") as conn:
             return max(_applied_versions(conn), default=0)
-
-    def save_rollups(self, rollups: Sequence[Rollup]) -> None:
-        params = [rollup_params(r, _text) for r in rollups]
-        if not params:
-            return
-        with self._write("save rollups") as conn:
-            conn.executemany(_UPSERT_ROLLUP, params)
-
-    def load_rollups(
-        self, since: datetime, until: datetime, series: Collection[str] | None = None
-    ) -> list[Rollup]:
-        sql = f"SELECT {ROLLUP_COLUMNS} FROM resource_rollups WHERE minute >= ? AND minute < ?"
-        params: list[Any] = [_text(since), _text(until)]
-        if series is not None:
-            if not series:
-                return []
-            sql += f" AND series IN ({', '.join('?' for _ in series)})"
-            params.extend(series)
-        sql += " ORDER BY minute, series"
-        with self._read("load rollups") as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [rollup_from_row(row, _time) for row in rows]
-
-    def prune_rollups(self, before: datetime) -> int:
-        with self._write("prune rollups") as conn:
-            cursor = conn.execute("DELETE FROM resource_rollups WHERE minute < ?", (_text(before),))
-            return cursor.rowcount
-
-    def save_alert(self, alert: Alert) -> None:
-        params = alert_params(alert, _text)
-        with self._write("save alert") as conn:
-            conn.execute(_UPSERT_ALERT, params)
-
-    def get_alert(self, alert_id: str) -> Alert | None:
-        with self._read("get alert") as conn:
-            row = conn.execute(
-                f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
-            ).fetchone()
-        return None if row is None else alert_from_row(row, _time)
-
-    def list_alerts(
-        self,
-        status: AlertStatus | None = None,
-        severity: Severity | None = None,
-        limit: int = 100,
-    ) -> list[Alert]:
-        check_limit(limit)
-        conditions: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            conditions.append("status = ?")
-            params.append(status.value)
-        if severity is not None:
-            conditions.append("severity = ?")
-            params.append(severity.value)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY started_at DESC, id DESC LIMIT ?"
-        with self._read("list alerts") as conn:
-            rows = conn.execute(sql, [*params, limit]).fetchall()
-        return [alert_from_row(row, _time) for row in rows]
 
     @contextmanager
     def _read(self, action: str) -> Iterator[sqlite3.Connection]:
