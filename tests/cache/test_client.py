@@ -11,7 +11,7 @@ import sys
 import redis.asyncio as aioredis
 
 from perfpilot.cache import controlkeys as ck
-from perfpilot.cache.client import CacheClient, ClientConfig
+from perfpilot.cache.client import CacheClient
 from perfpilot.cache.codec import MAGIC, Codec, is_compressed
 from perfpilot.cache.topk import DecayingTopK
 
@@ -32,7 +32,10 @@ def test_client_imports_only_redis_and_zstandard() -> None:
 
 
 def _doc(size: int) -> bytes:
-    rows = [{"room": i, "rate": 120.5 + i % 7, "currency": "EUR", "available": True} for i in range(size)]
+    rows = [
+        {"room": i, "rate": 120.5 + i % 7, "currency": "EUR", "available": True}
+        for i in range(size)
+    ]
     return json.dumps(rows).encode()
 
 
@@ -63,7 +66,9 @@ async def test_compression_through_redis_reads_legacy_values(
     doc = _doc(300)
     await cache.set("rates:big", doc, ttl_s=60)
     stored = await redis_client.get(b"rates:big")
-    assert stored is not None and is_compressed(stored) and len(stored) < len(doc) / 4
+    assert stored is not None
+    assert is_compressed(stored)
+    assert len(stored) < len(doc) / 4
     assert await cache.get("rates:big") == doc
     assert 0 < await redis_client.pttl(b"rates:big") <= 60_000
 

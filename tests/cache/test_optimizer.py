@@ -34,7 +34,8 @@ async def test_report_finds_namespaces_big_keys_and_escapes_binary_names(
         await redis_client.set(f"rates:{i}".encode(), b"y" * 200)
     optimizer = make_optimizer(big_key_bytes=1 << 20)
     report = await optimizer.report()
-    assert report.sweep.complete and report.sweep.keys_read == 52
+    assert report.sweep.complete
+    assert report.sweep.keys_read == 52
     big = report.big_keys[0]
     assert (big.name, big.type, big.elements) == ("queue:big", "list", 20_000)
     assert any(f.check == "big_key" and f.subject == "queue:big" for f in report.findings)
@@ -113,7 +114,7 @@ async def test_every_action_leaves_keys_outside_the_prefixes_alone(
         await cache.get("rates:0")
     await cache.flush()
     optimizer = make_optimizer("rates:", compress_namespaces=["rates:"], compress_min_bytes=1024)
-    report, outcomes = await optimizer.optimize(Trigger.FORCED)
+    _report, outcomes = await optimizer.optimize(Trigger.FORCED)
     kinds = {o.action.kind for o in outcomes if o.outcome is Outcome.APPLIED}
     assert {ActionKind.EXPIRE_KEYS, ActionKind.COMPRESS_VALUES} <= kinds
     for key, (value, pttl) in before.items():
@@ -136,11 +137,13 @@ async def test_compression_rewrites_in_place_keeping_the_ttl(
     assert compress.outcome is Outcome.APPLIED
     assert compress.before["bytes"] == 10 * len(doc)
     after_bytes = compress.after["bytes"]
-    assert isinstance(after_bytes, int) and after_bytes * 4 <= 10 * len(doc)
+    assert isinstance(after_bytes, int)
+    assert after_bytes * 4 <= 10 * len(doc)
     cache = CacheClient(redis_client)
     for i in range(10):
         stored = await redis_client.get(f"rates:{i}".encode())
-        assert stored is not None and is_compressed(stored)
+        assert stored is not None
+        assert is_compressed(stored)
         assert await cache.get(f"rates:{i}") == doc
         assert 590_000 < await redis_client.pttl(f"rates:{i}".encode()) <= 600_000
 
@@ -152,7 +155,8 @@ async def test_compression_is_only_planned_without_force(
     await redis_client.set(b"rates:1", doc)
     optimizer = make_optimizer("rates:", compress_namespaces=["rates:"])
     _, outcomes = await optimizer.optimize(Trigger.REQUEST)
-    assert outcomes and {o.outcome for o in outcomes} == {Outcome.PLANNED}
+    assert outcomes
+    assert {o.outcome for o in outcomes} == {Outcome.PLANNED}
     assert await redis_client.get(b"rates:1") == doc
     assert await redis_client.pttl(b"rates:1") == -1
 
@@ -221,10 +225,12 @@ async def test_adaptive_ttl_moves_the_hit_ratio_toward_its_target(
         assert policy.outcome is Outcome.APPLIED
         ttls.append(policy.after["ttl_ms"])
         await cache.flush()  # picks up the published policy
-    assert ttls == sorted(ttls) and ttls[0] > 150
+    assert ttls == sorted(ttls)
+    assert ttls[0] > 150
     assert ratios[-1] > ratios[0] + 0.2
-    changes = await asyncio.to_thread(optimizer._ledger.recent, 10)  # noqa: SLF001
-    assert len(changes) == 3 and changes[-1].hit_ratio_before is not None
+    changes = await asyncio.to_thread(optimizer._ledger.recent, 10)
+    assert len(changes) == 3
+    assert changes[-1].hit_ratio_before is not None
     assert await redis_client.hget(ck.TTL_POLICY, b"avail:") is not None
 
 

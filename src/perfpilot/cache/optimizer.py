@@ -22,15 +22,9 @@ from perfpilot.cache import keyrank
 from perfpilot.cache.client_signal import ClientSignal, read_client_signal
 from perfpilot.cache.connection import CLIENT_NAME
 from perfpilot.cache.executor import ActionOutcome, Executor
-from perfpilot.cache.keyname import namespace_of, under_prefixes
+from perfpilot.cache.keyname import namespace_of
 from perfpilot.cache.namespaces import summarize
-from perfpilot.cache.plan import (
-    CacheAction,
-    compress_actions,
-    expiry_actions,
-    preload_actions,
-    ttl_policy_actions,
-)
+from perfpilot.cache.planner import Planner
 from perfpilot.cache.ports import TtlLedger
 from perfpilot.cache.report import CacheReport, SweepSummary, recommendations
 from perfpilot.cache.scope import ManagedScope
@@ -43,8 +37,7 @@ from perfpilot.cache.server_info import (
     read_snapshot,
 )
 from perfpilot.cache.sweep import KeyReading, SweepBudget, sweep
-from perfpilot.cache.ttl_decision import TtlBounds, TtlDecision, TtlEvidence, decide_ttl
-from perfpilot.cache.ttlpolicy import TtlPolicy, parse_policies
+from perfpilot.cache.ttlpolicy import parse_policies
 from perfpilot.core.audit import AuditLog
 from perfpilot.core.clock import Clock
 from perfpilot.core.risk import RiskPolicy, Trigger
@@ -52,8 +45,6 @@ from perfpilot.core.settings import CacheConfig
 
 logger = logging.getLogger(__name__)
 
-# Hot keys expiring within this are worth warming before their next read.
-PRELOAD_SOON_MS = 60_000
 CLIENT_WINDOW_S = 300
 
 
@@ -89,6 +80,7 @@ class CacheOptimizer:
         self._own = [0, 0]
         self._own_at_previous = (0, 0)
         self._lock = asyncio.Lock()
+        self._planner = Planner(config, self.scope)
         self.executor = Executor(self.scope, clock, audit, ledger, policy, self.count_own)
         self.latest_signal: ClientSignal | None = None
         self.latest_report: CacheReport | None = None
@@ -198,8 +190,8 @@ class CacheOptimizer:
         pttl = await self._pttl(client, [h.key for h in signal.hot])
         after = await read_snapshot(client, self._clock.now())
         window = self._window(before, after, own_before)
-        decisions = self._decisions(signal, policies, window)
-        actions = self._plan(readings, ns_of, decisions, policies, hot, cold, pttl, signal)
+        decisions = self._planner.decisions(signal, policies, window)
+        actions = self._planner.plan(readings, ns_of, decisions, policies, hot, cold, pttl, signal)
         commands = await read_commandstats(client)
         slowlog = await read_slowlog(client)
         found = [
@@ -271,67 +263,6 @@ class CacheOptimizer:
         found = sum(1 for r in replies if r != -2)
         self.count_own(found, len(replies) - found)
         return dict(zip(keys, (int(r) for r in replies), strict=True))
-
-    def _managed(self, ns: bytes) -> bool:
-        return bool(ns) and under_prefixes(ns, self.scope.prefixes)
-
-    def _bounds(self) -> TtlBounds:
-        c = self.config
-        return TtlBounds(
-            int(c.ttl_min_s * 1000), int(c.ttl_max_s * 1000), int(c.default_ttl_s * 1000)
-        )
-
-    def _decisions(
-        self, signal: ClientSignal, policies: dict[bytes, TtlPolicy], window: InfoDelta | None
-    ) -> list[TtlDecision]:
-        evicting = window is not None and window.evicted_keys > 0
-        out = []
-        for ns, counts in signal.namespaces.items():
-            if not self._managed(ns):
-                continue
-            evidence = TtlEvidence(
-                ns, counts.hit_ratio, counts.hits + counts.misses, policies.get(ns), evicting,
-                self.config.target_hit_ratio,
-            )  # fmt: skip
-            out.append(decide_ttl(evidence, self._bounds()))
-        return out
-
-    def _plan(
-        self,
-        readings: list[KeyReading],
-        ns_of: dict[bytes, bytes],
-        decisions: list[TtlDecision],
-        policies: dict[bytes, TtlPolicy],
-        hot: list[keyrank.RankedKey],
-        cold: list[keyrank.RankedKey],
-        pttl: dict[bytes, int],
-        signal: ClientSignal,
-    ) -> list[CacheAction]:
-        if self.scope.empty:
-            return []
-        c = self.config
-        steered = dict(policies)
-        steered.update((d.namespace, d.after) for d in decisions)
-        # Managed namespaces without a steered policy still get TTLs for keys that have none.
-        for ns in set(ns_of.values()):
-            if self._managed(ns) and ns not in steered:
-                steered[ns] = decide_ttl(
-                    TtlEvidence(ns, None, 0, None, False, c.target_hit_ratio), self._bounds()
-                ).after
-        hot_keys = {k.key for k in hot}
-        cold_keys = {k.key for k in cold}
-        budget = c.max_writes_per_run
-        expiries = expiry_actions(readings, ns_of, steered, hot_keys, cold_keys, self.scope, budget)
-        compress_ns = {n.encode() for n in c.compress_namespaces}
-        budget -= sum(len(a.expiries) for a in expiries)
-        compress = compress_actions(
-            readings, ns_of, compress_ns, self.scope, c.compress_min_bytes, budget
-        )
-        preload = preload_actions(
-            [h.key for h in signal.hot], pttl, ns_of, signal.loaders, self.scope,
-            PRELOAD_SOON_MS, c.max_preload_keys,
-        )  # fmt: skip
-        return [*ttl_policy_actions(decisions), *expiries, *compress, *preload]
 
     def _writes(self, server: ServerSnapshot) -> str:
         if self.scope.empty:

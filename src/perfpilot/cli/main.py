@@ -18,6 +18,7 @@ from perfpilot.cli import monitor_watch, status_view
 from perfpilot.cli.cache import cache_cli
 from perfpilot.cli.common import load_or_exit
 from perfpilot.cli.db import db_cli
+from perfpilot.cli.scaling import scaling_cli
 from perfpilot.cli.tasks import tasks_cli
 from perfpilot.core.settings import Settings
 
@@ -31,6 +32,7 @@ cli.add_typer(monitor_cli, name="monitor")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(cache_cli, name="cache")
 cli.add_typer(tasks_cli, name="tasks")
+cli.add_typer(scaling_cli, name="scaling")
 
 err = Console(stderr=True)
 

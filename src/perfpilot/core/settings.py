@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -264,7 +265,8 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="PERFORMANCE_LOG_LEVEL")
     timezone: str | None = Field(None, validation_alias="PERFORMANCE_TIMEZONE")
     # Key prefixes the Cache Optimizer may write under (comma-separated); empty: recommend only.
-    cache_managed_prefixes: tuple[str, ...] = Field(
+    # NoDecode: the environment value is a comma-separated list, not JSON.
+    cache_managed_prefixes: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias="PERFORMANCE_CACHE_MANAGED_PREFIXES"
     )
     # The application's own /metrics, or a Prometheus server that scrapes it (appmetrics).
