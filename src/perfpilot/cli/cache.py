@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
@@ -17,7 +15,15 @@ from rich.table import Table
 from perfpilot.api.cache_models import CacheOutcomeOut, CacheReportOut
 from perfpilot.app import build_cache_optimizer
 from perfpilot.cache.optimizer import CacheOptimizer, UnknownActions
-from perfpilot.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, err, load_or_exit
+from perfpilot.cli.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    emit_json,
+    fail,
+    load_or_exit,
+    with_progress,
+)
 from perfpilot.core.clock import SystemClock
 from perfpilot.core.risk import Trigger
 from perfpilot.store.factory import open_store
@@ -40,32 +46,23 @@ def _optimizer(url: str | None) -> Iterator[CacheOptimizer]:
         store.close()
 
 
-def _with_progress(message: str, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work`` under a spinner on stderr; a Redis error exits 2 with its message."""
+def _run(message: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run the coroutine ``work`` under a spinner; a Redis error exits 2 with its message."""
 
     async def run() -> T:
         return await work()
 
-    try:
-        with err.status(message):
-            return asyncio.run(run())
-    except (aioredis.RedisError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from exc
-
-
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    return with_progress(message, lambda: asyncio.run(run()), (aioredis.RedisError, OSError))
 
 
 @cache_cli.command("report")
 def report(url: UrlOption = None, as_json: JsonFlag = False) -> None:
     """Namespaces, big/hot/cold keys, findings, recommendations and the plan."""
     with _optimizer(url) as optimizer:
-        result = _with_progress("sweeping the keyspace…", optimizer.report)
+        result = _run("sweeping the keyspace…", optimizer.report)
     out = CacheReportOut.of(result)
     if as_json:
-        _emit_json(out.model_dump(mode="json"))
+        emit_json(out.model_dump(mode="json"))
     else:
         _render(Console(), out)
     serious = [f for f in out.findings if f.severity in ("warning", "critical")]
@@ -85,16 +82,15 @@ def optimize(
     trigger = Trigger.FORCED if force else Trigger.REQUEST
     with _optimizer(url) as optimizer:
         try:
-            _, outcomes = _with_progress(
+            _, outcomes = _run(
                 "applying…" if force else "planning…",
                 lambda: optimizer.optimize(trigger, action),
             )
         except UnknownActions as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_ERROR) from exc
+            fail(exc)
     rows = [CacheOutcomeOut.of(o) for o in outcomes]
     if as_json:
-        _emit_json([r.model_dump(mode="json") for r in rows])
+        emit_json([r.model_dump(mode="json") for r in rows])
     else:
         table = Table("id", "kind", "risk", "target", "outcome", "detail")
         for r in rows:

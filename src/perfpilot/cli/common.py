@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
 import typer
 from rich.console import Console
 
@@ -20,3 +25,28 @@ def load_or_exit() -> Settings:
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_ERROR) from exc
+
+
+T = TypeVar("T")
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """Print the error and exit with code 2."""
+    err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+    raise typer.Exit(EXIT_ERROR) from exc
+
+
+def with_progress(
+    message: str, work: Callable[[], T], errors: tuple[type[BaseException], ...]
+) -> T:
+    """Run ``work`` under a spinner on stderr; one of ``errors`` exits 2 with its message."""
+    try:
+        with err.status(message):
+            return work()
+    except errors as exc:
+        fail(exc)
+
+
+def emit_json(data: object) -> None:
+    """Data as indented JSON on stdout (datetimes and the like as strings)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
@@ -15,7 +13,15 @@ from rich.table import Table
 
 from perfpilot.api.database_models import DatabaseReportOut, OutcomeOut
 from perfpilot.app import build_tuner
-from perfpilot.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, err, load_or_exit
+from perfpilot.cli.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    emit_json,
+    fail,
+    load_or_exit,
+    with_progress,
+)
 from perfpilot.core.clock import SystemClock
 from perfpilot.core.risk import Trigger
 from perfpilot.database.tuner import DatabaseTuner, TunerReport, UnknownActions
@@ -41,20 +47,6 @@ def _tuner(dsn: str | None) -> Iterator[DatabaseTuner]:
         store.close()
 
 
-def _with_progress(message: str, work: Callable[[], T]) -> T:
-    """Run ``work`` under a spinner on stderr; a database error exits 2 with its message."""
-    try:
-        with err.status(message):
-            return work()
-    except psycopg.Error as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from exc
-
-
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
 def _has_findings(report: TunerReport) -> bool:
     serious = [f for f in report.health.findings if f.severity.value in ("warning", "critical")]
     return bool(serious or report.actions)
@@ -64,10 +56,10 @@ def _has_findings(report: TunerReport) -> bool:
 def report(dsn: DsnOption = None, as_json: JsonFlag = False) -> None:
     """Everything: workload, health checks, advice and the action plan."""
     with _tuner(dsn) as tuner:
-        result = _with_progress("reading the database…", tuner.report)
+        result = with_progress("reading the database…", tuner.report, (psycopg.Error,))
     out = DatabaseReportOut.of(result)
     if as_json:
-        _emit_json(out.model_dump(mode="json"))
+        emit_json(out.model_dump(mode="json"))
     else:
         _render_report(Console(), out)
     raise typer.Exit(EXIT_FINDINGS if _has_findings(result) else EXIT_OK)
@@ -77,10 +69,10 @@ def report(dsn: DsnOption = None, as_json: JsonFlag = False) -> None:
 def advise(dsn: DsnOption = None, as_json: JsonFlag = False) -> None:
     """Index and configuration advice only."""
     with _tuner(dsn) as tuner:
-        result = _with_progress("costing index candidates…", tuner.report)
+        result = with_progress("costing index candidates…", tuner.report, (psycopg.Error,))
     out = DatabaseReportOut.of(result)
     if as_json:
-        _emit_json(
+        emit_json(
             out.model_dump(
                 mode="json",
                 include={"indexes", "indexes_reason", "configuration", "configuration_warnings"},
@@ -107,16 +99,16 @@ def optimize(
     trigger = Trigger.FORCED if force else Trigger.REQUEST
     with _tuner(dsn) as tuner:
         try:
-            _, outcomes = _with_progress(
+            _, outcomes = with_progress(
                 "planning…" if not force else "applying…",
                 lambda: tuner.optimize(trigger, action),
+                (psycopg.Error,),
             )
         except UnknownActions as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_ERROR) from exc
+            fail(exc)
     rows = [OutcomeOut.of(o) for o in outcomes]
     if as_json:
-        _emit_json([r.model_dump(mode="json") for r in rows])
+        emit_json([r.model_dump(mode="json") for r in rows])
     else:
         table = Table("id", "kind", "risk", "outcome", "statement", "detail")
         for row in rows:

@@ -6,9 +6,7 @@ Exit codes follow DESIGN.md: 0 ok, 1 findings (something degraded or alerting), 
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from typing import Annotated
 
 import typer
@@ -16,7 +14,7 @@ from rich.console import Console
 
 from perfpilot.cli import monitor_watch, status_view
 from perfpilot.cli.cache import cache_cli
-from perfpilot.cli.common import load_or_exit
+from perfpilot.cli.common import emit_json, load_or_exit
 from perfpilot.cli.db import db_cli
 from perfpilot.cli.scaling import scaling_cli
 from perfpilot.cli.tasks import tasks_cli
@@ -94,7 +92,7 @@ def status(
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_ERROR) from exc
     if as_json:
-        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+        emit_json(report)
     else:
         status_view.render(Console(), report)
     raise typer.Exit(EXIT_OK if status_view.is_healthy(report) else EXIT_FINDINGS)
@@ -106,7 +104,7 @@ def config_check(as_json: JsonFlag = False) -> None:
     settings = _settings()
     summary = status_view.config_summary(settings)
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
+        emit_json(summary)
     else:
         Console().print("[green]configuration is valid[/green]")
         for key, value in summary.items():
