@@ -3,66 +3,25 @@ the load client measured; rates and error rates from counter deltas; Prometheus'
 
 from __future__ import annotations
 
-import asyncio
 import math
 import socket
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from perfpilot.appmetrics.quantile import histogram_quantile
 from perfpilot.appmetrics.reader import ExpositionReader
 from perfpilot.core.scaling_config import AppMetricsConfig
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-# 2.5 ms buckets up to 150 ms: fine enough near the expected 60-70 ms p95.
-BUCKETS = tuple(round(0.0025 * i, 4) for i in range(1, 61))
-
-
-def _app() -> FastAPI:
-    registry = CollectorRegistry()
-    duration = Histogram(
-        "http_request_duration_seconds", "Latency", ["handler"], buckets=BUCKETS, registry=registry
-    )
-    requests = Counter(
-        "http_requests", "Requests", ["handler", "method", "status"], registry=registry
-    )
-    app = FastAPI()
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if request.url.path == "/metrics":
-            return await call_next(request)
-        start = time.perf_counter()
-        response = await call_next(request)
-        duration.labels(request.url.path).observe(time.perf_counter() - start)
-        requests.labels(request.url.path, request.method, str(response.status_code)).inc()
-        return response
-
-    @app.get("/work/{n}")
-    async def work(n: int) -> dict[str, int]:
-        # A known spread: 10-70 ms, cycling through the request numbers.
-        await asyncio.sleep(0.010 + 0.060 * ((n * 37) % 100) / 100)
-        return {"n": n}
-
-    @app.get("/fail")
-    async def fail() -> Response:
-        return Response(status_code=503)
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type="text/plain")
-
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -70,19 +29,27 @@ def app_url() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_app(), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    # Its own process: a server thread would share the GIL with the load client's threads,
+    # and the client would measure its own waiting as latency.
+    cmd = [sys.executable, "-m", "uvicorn", "metrics_app:app", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--app-dir", str(Path(__file__).parent)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{url}/metrics", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "uvicorn exited"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
-def _load(base: str, requests: int, workers: int = 16) -> list[float]:
+def _load(base: str, requests: int, workers: int = 4) -> list[float]:
     """Send ``requests`` GETs from ``workers`` threads; each one's latency as the client saw it."""
 
     def one(client: httpx.Client, n: int) -> float:
@@ -90,9 +57,9 @@ def _load(base: str, requests: int, workers: int = 16) -> list[float]:
         client.get(f"{base}/work/{n}").raise_for_status()
         return time.perf_counter() - start
 
-    with httpx.Client(limits=httpx.Limits(max_connections=workers)) as client:
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(lambda n: one(client, n), range(requests)))
+    limits = httpx.Limits(max_connections=workers)
+    with httpx.Client(limits=limits) as client, ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda n: one(client, n), range(requests)))
 
 
 def test_p95_matches_the_load_clients(app_url: str) -> None:
@@ -104,7 +71,8 @@ def test_p95_matches_the_load_clients(app_url: str) -> None:
     elapsed = time.monotonic() - started
     snapshot = reader.read(NOW)
     total = snapshot.total()
-    assert total is not None and total.p95_s is not None
+    assert total is not None
+    assert total.p95_s is not None
     client_p95 = float(np.percentile(latencies, 95))
     assert abs(total.p95_s - client_p95) / client_p95 < 0.10, (total.p95_s, client_p95)
     assert total.requests == 600
@@ -113,8 +81,10 @@ def test_p95_matches_the_load_clients(app_url: str) -> None:
     assert total.error_rate == 0.0
     work = [e for e in snapshot.endpoints if e.endpoint.startswith("/work")]
     assert sum(e.requests for e in work) == 600
-    assert total.p50_s is not None and total.p99_s is not None
-    assert 0.010 < total.p50_s < total.p95_s < total.p99_s < 0.150
+    assert total.p50_s is not None
+    assert total.p99_s is not None
+    # A p99 in the +Inf bucket (a slow first connection) is reported as the last bound.
+    assert 0.010 < total.p50_s < total.p95_s < total.p99_s <= 0.150
 
 
 def test_error_rate_and_an_idle_window(app_url: str) -> None:
@@ -129,11 +99,13 @@ def test_error_rate_and_an_idle_window(app_url: str) -> None:
     fail = next(e for e in snapshot.endpoints if e.endpoint == "/fail")
     assert fail.error_rate == 1.0
     total = snapshot.total()
-    assert total is not None and total.error_rate == pytest.approx(30 / 40)
+    assert total is not None
+    assert total.error_rate == pytest.approx(30 / 40)
     idle = reader.read(NOW)
     assert idle.reason == "no requests in the window"
     idle_total = idle.total()
-    assert idle_total is not None and idle_total.p95_s is None
+    assert idle_total is not None
+    assert idle_total.p95_s is None
 
 
 def test_unreachable_and_missing_metric_give_reasons(app_url: str) -> None:

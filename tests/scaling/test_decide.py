@@ -3,6 +3,7 @@ step policies, cooldowns, clamp, schedules across midnight and zones, tiers and 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -281,12 +282,12 @@ def test_flapping_load_flaps_at_most_once_per_ten_minutes() -> None:
     assert any(d is Direction.DOWN for _, d in moves), "the load must really flap"
     flaps = [
         (up_at, down_at)
-        for (up_at, prev), (down_at, d) in zip(moves, moves[1:], strict=False)
+        for (up_at, prev), (down_at, d) in itertools.pairwise(moves)
         if prev is Direction.UP and d is Direction.DOWN
     ]
     # Capacity added is kept at least 10 minutes, so flaps are at least 10 minutes apart.
     assert all(down_at - up_at >= timedelta(minutes=10) for up_at, down_at in flaps)
-    for (_, first), (_, second) in zip(flaps, flaps[1:], strict=False):
+    for (_, first), (_, second) in itertools.pairwise(flaps):
         assert second - first >= timedelta(minutes=10)
     assert len(flaps) <= hours * 6
 

@@ -117,8 +117,10 @@ def test_scaler_scales_gunicorn_from_its_own_cpu(gunicorn_pidfile: Path) -> None
     [decision] = scaler.evaluate()
     readings = {p.metric: p.value for p in decision.proposals}
     # Idle workers: their own CPU, not the host's, is near zero.
-    assert readings["cpu"] is not None and readings["cpu"] < 20
-    assert readings["memory"] is not None and 0 < readings["memory"] < 100
+    assert readings["cpu"] is not None
+    assert readings["cpu"] < 20
+    assert readings["memory"] is not None
+    assert 0 < readings["memory"] < 100
     # The operator lowers the floor back to 2; after the flap guard's 600 s the idle
     # service goes down to it in one step.
     runtime = scaler.runtimes()[0]
@@ -142,4 +144,5 @@ def test_dead_pidfile_is_a_clear_reason(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="dead process"):
         backend.scale(3)
     missing = GunicornBackend(tmp_path / "absent.pid").observe()
-    assert missing.reason is not None and "cannot read gunicorn pidfile" in missing.reason
+    assert missing.reason is not None
+    assert "cannot read gunicorn pidfile" in missing.reason

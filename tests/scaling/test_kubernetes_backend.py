@@ -195,7 +195,8 @@ def test_missing_workload_and_unreachable_server_are_reasons(
     down_config = tmp_path / "down"
     down_config.write_text(text)
     down = _backend(down_config).observe()
-    assert down.instances is None and "unreachable" in (down.reason or "")
+    assert down.instances is None
+    assert "unreachable" in (down.reason or "")
     no_config = _backend(tmp_path / "absent").observe()
     assert no_config.reason is not None
     assert no_config.reason.startswith("kubernetes configuration not loaded")

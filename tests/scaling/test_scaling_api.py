@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from tests.test_app import clock, service_factory, state_of, stop, wait_until  # noqa: F401
 
 from perfpilot.core.audit import Outcome
 from perfpilot.store.audit import AuditRepository
-from tests.test_app import clock, service_factory, state_of, stop, wait_until  # noqa: F401
 
 # T0 in tests/test_app.py is 12:00 UTC: the peak window below is open, so its floor of 4
 # asks the dry-run service (at min_instances 2) to scale up with confidence 1.

@@ -59,6 +59,8 @@ class SeasonalDemand:
         self._minutes: dict[str, dict[datetime, tuple[float, int]]] = defaultdict(dict)
         self._fits: dict[str, _Fit] = {}
         self._open: dict[str, datetime] = {}
+        # Until enough history exists, the answer changes at most once an hour too.
+        self._short: dict[str, tuple[datetime, str]] = {}
 
     def record(self, series: str, now: datetime, demand: float) -> None:
         """Add one demand reading to its minute (mean over the readings of that minute)."""
@@ -104,13 +106,16 @@ class SeasonalDemand:
             cached = self._fits.get(series)
             if cached is not None and cached.last_hour == last_hour:
                 return cached, None
+            short = self._short.get(series)
+            if short is not None and short[0] == last_hour:
+                return None, short[1]
             hourly = _hourly(self._minutes.get(series, {}), last_hour)
         known = int(np.count_nonzero(np.isfinite(hourly)))
         if known < MIN_SEASONAL_POINTS:
-            return (
-                None,
-                f"seasonal forecast needs {MIN_SEASONAL_POINTS} hours of demand, have {known}",
-            )
+            reason = f"seasonal forecast needs {MIN_SEASONAL_POINTS} hours of demand, have {known}"
+            with self._lock:
+                self._short[series] = (last_hour, reason)
+            return None, reason
         filled = _filled(hourly)
         model = fit_holt_winters(filled)
         skill = holdout_skill(filled) if filled.size >= SEASON_HOURS * 2 else 0.0
