@@ -30,4 +30,7 @@ def test_quick_run_prints_sweep_hot_key_and_compression_figures(tmp_path: Path) 
     assert printed["sweep.script.keys_per_s"] > 0
     assert 0 <= printed["hotkeys.client_topk_precision_at_100"] <= 1
     assert printed["compression.10kb.ratio"] > 1
+    for run in ("fixed_ttl", "adaptive"):
+        assert 0 < printed[f"hitratio.{run}.hit_ratio"] < 1
+        assert printed[f"hitratio.{run}.requests_per_s"] > 0
     assert not output.exists()

@@ -11,7 +11,7 @@ import sys
 import redis.asyncio as aioredis
 
 from perfpilot.cache import controlkeys as ck
-from perfpilot.cache.client import CacheClient
+from perfpilot.cache.client import CacheClient, ClientConfig
 from perfpilot.cache.codec import MAGIC, Codec, is_compressed
 from perfpilot.cache.topk import DecayingTopK
 
@@ -121,3 +121,69 @@ def test_top_k_finds_the_heavy_keys_of_a_zipf_stream() -> None:
     true_top = {str(v).encode() for v in values[np.argsort(-counts)][:100]}
     found = {k for k, _ in sketch.top(100)}
     assert len(found & true_top) >= 95
+
+
+async def test_a_hot_key_near_expiry_is_refreshed_before_it_expires(
+    redis_client: aioredis.Redis,
+) -> None:
+    versions = iter(range(1, 100))
+    calls: list[bytes] = []
+
+    async def loader(key: bytes) -> bytes:
+        calls.append(key)
+        return f"v{next(versions)}".encode()
+
+    config = ClientConfig(hot_min_count=3, refresh_ahead_fraction=0.5)
+    cache = CacheClient(redis_client, config)
+    assert await cache.get_or_load("rates:hot", loader, ttl_s=1.0) == b"v1"
+    for _ in range(3):
+        assert await cache.get_or_load("rates:hot", loader, ttl_s=1.0) == b"v1"
+    assert calls == [b"rates:hot"]  # hot now, but far from expiry: no refresh yet
+    assert cache._refreshing == set()
+    await asyncio.sleep(0.6)  # under half of the 1 s TTL is left
+    # Still served from the cache, while the loader runs in the background.
+    assert await cache.get_or_load("rates:hot", loader, ttl_s=1.0) == b"v1"
+    refresh = set(cache._refreshing)
+    assert len(refresh) == 1
+    await asyncio.wait_for(asyncio.gather(*refresh), timeout=2)
+    assert calls == [b"rates:hot", b"rates:hot"]
+    assert await redis_client.get(b"rates:hot") == b"v2"
+    assert await redis_client.pttl(b"rates:hot") > 900  # a fresh TTL, set before expiry
+
+
+async def test_a_cold_key_near_expiry_is_not_refreshed(redis_client: aioredis.Redis) -> None:
+    calls = 0
+
+    async def loader(key: bytes) -> bytes:
+        nonlocal calls
+        calls += 1
+        return b"v"
+
+    cache = CacheClient(redis_client, ClientConfig(hot_min_count=50, refresh_ahead_fraction=0.5))
+    await cache.get_or_load("rates:cold", loader, ttl_s=0.5)
+    await asyncio.sleep(0.3)
+    assert await cache.get_or_load("rates:cold", loader, ttl_s=0.5) == b"v"
+    assert cache._refreshing == set()
+    assert calls == 1
+
+
+async def test_compression_is_not_attempted_where_it_keeps_failing(
+    redis_client: aioredis.Redis,
+) -> None:
+    cache = CacheClient(redis_client)
+    for i in range(8):  # e.g. JPEG thumbnails: large and incompressible
+        await cache.set(f"thumbs:{i}", os.urandom(4096))
+    doc = _doc(200)
+    await cache.set("thumbs:doc", doc)
+    stored = await redis_client.get(b"thumbs:doc")
+    assert stored == doc  # not tried: the namespace's last 8 large values did not compress
+    assert await cache.get("thumbs:doc") == doc
+    # One SET in 16 still tries; when it pays, the namespace compresses again.
+    for _ in range(8):
+        await cache.set("thumbs:doc", doc)
+    stored = await redis_client.get(b"thumbs:doc")
+    assert stored is not None
+    assert is_compressed(stored)
+    # Other namespaces were never affected.
+    await cache.set("rates:doc", doc)
+    assert is_compressed(await redis_client.get(b"rates:doc") or b"")

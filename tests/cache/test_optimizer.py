@@ -239,3 +239,33 @@ async def test_unreachable_redis_is_a_clear_error(make_optimizer: MakeOptimizer)
     optimizer.url = "redis://127.0.0.1:1/0"
     with pytest.raises(aioredis.ConnectionError):
         await optimizer.report()
+
+
+async def test_a_read_only_replica_is_reported_and_nothing_is_written(
+    redis_client: aioredis.Redis, make_optimizer: MakeOptimizer, replica_url: str
+) -> None:
+    for i in range(20):
+        await redis_client.set(f"rates:{i}".encode(), _doc(400))  # no TTL, compressible
+    replica = aioredis.Redis.from_url(replica_url)
+    try:
+        for _ in range(100):
+            if await replica.dbsize() == 20:
+                break
+            await asyncio.sleep(0.05)
+        optimizer = make_optimizer(
+            "rates:", url=replica_url, compress_namespaces=["rates:"], compress_min_bytes=1024
+        )
+        report, outcomes = await optimizer.optimize(Trigger.FORCED)
+    finally:
+        await replica.aclose()
+    assert report.server.role == "slave"
+    assert report.writes == "disabled: the server is a slave (read-only)"
+    kinds = {o.action.kind for o in outcomes}
+    assert {ActionKind.EXPIRE_KEYS, ActionKind.COMPRESS_VALUES} <= kinds
+    assert {o.outcome for o in outcomes} == {Outcome.SKIPPED}
+    assert {o.detail for o in outcomes} == {"the server is a read-only replica"}
+    for i in range(20):
+        key = f"rates:{i}".encode()
+        assert await redis_client.pttl(key) == -1
+        assert await redis_client.get(key) == _doc(400)
+    assert await redis_client.exists(ck.TTL_POLICY, ck.PRELOAD_REQUESTS) == 0

@@ -16,6 +16,8 @@ MAGIC = b"\xffPP"
 RAW = 0x00
 ZSTD = 0x01
 HEADER_BYTES = len(MAGIC) + 1
+_ZSTD_HEADER = MAGIC + bytes([ZSTD])
+_RAW_HEADER = MAGIC + bytes([RAW])
 
 
 class CodecError(ValueError):
@@ -44,9 +46,13 @@ class Codec:
         if len(value) >= self.policy.min_bytes:
             packed = self._compressor.compress(value)
             if len(packed) + HEADER_BYTES <= len(value) * (1 - self.policy.min_saving):
-                return MAGIC + bytes([ZSTD]) + packed
+                return _ZSTD_HEADER + packed
+        return self.plain(value)
+
+    def plain(self, value: bytes) -> bytes:
+        """The value stored uncompressed (framed only if it could be mistaken for a frame)."""
         if value.startswith(MAGIC):
-            return MAGIC + bytes([RAW]) + value
+            return _RAW_HEADER + value
         return value
 
     def decode(self, stored: bytes) -> bytes:
@@ -67,4 +73,4 @@ class Codec:
 
 def is_compressed(stored: bytes) -> bool:
     """Whether a stored value is already zstd-framed by us."""
-    return stored[:HEADER_BYTES] == MAGIC + bytes([ZSTD])
+    return stored[:HEADER_BYTES] == _ZSTD_HEADER

@@ -42,27 +42,58 @@ class NamespaceCounts:
         return self.hits / lookups if lookups else None
 
 
+class Tally:
+    """One namespace's counts since the last flush.
+
+    Plain slotted attributes, incremented in place: the client counts several fields on every
+    GET and SET, and an attribute increment is several times cheaper than a nested dict one.
+    """
+
+    __slots__ = FIELDS
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+        self.sets = 0
+        self.bytes_read = 0
+        self.bytes_written = 0
+        self.bytes_saved = 0
+        self.latency_us = 0
+        self.ops = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The non-zero counts by field name."""
+        values = {name: getattr(self, name) for name in FIELDS}
+        return {name: amount for name, amount in values.items() if amount}
+
+
 class Counters:
     """Counts since the last flush, by namespace."""
 
     def __init__(self) -> None:
-        self._pending: defaultdict[bytes, defaultdict[str, int]] = defaultdict(
-            lambda: defaultdict(int)
-        )
+        self._pending: dict[bytes, Tally] = {}
+
+    def of(self, namespace: bytes) -> Tally:
+        """The namespace's tally, to increment in place."""
+        tally = self._pending.get(namespace)
+        if tally is None:
+            tally = self._pending[namespace] = Tally()
+        return tally
 
     def add(self, namespace: bytes, field: str, amount: int = 1) -> None:
-        self._pending[namespace][field] += amount
+        tally = self.of(namespace)
+        setattr(tally, field, getattr(tally, field) + amount)
 
     def take(self) -> dict[bytes, dict[str, int]]:
         """The pending counts, resetting them (called by the flush)."""
-        pending, self._pending = self._pending, defaultdict(lambda: defaultdict(int))
-        return {ns: dict(fields) for ns, fields in pending.items()}
+        pending, self._pending = self._pending, {}
+        return {ns: tally.as_dict() for ns, tally in pending.items()}
 
     def restore(self, taken: dict[bytes, dict[str, int]]) -> None:
         """Put back counts a failed flush could not write, so they go with the next one."""
         for ns, fields in taken.items():
             for field, amount in fields.items():
-                self._pending[ns][field] += amount
+                self.add(ns, field, amount)
 
 
 def field_name(counter: str, namespace: bytes) -> bytes:

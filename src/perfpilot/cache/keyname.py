@@ -19,6 +19,10 @@ def namespace_of(key: bytes, delimiter: bytes = b":", depth: int = 1) -> bytes:
     ``b"rates:2026:room-12"`` with depth 1 is ``b"rates:"``. A key without the delimiter is its
     own namespace-less group, returned as ``b""``.
     """
+    if depth == 1:
+        # The common case, on every client GET and SET: one find, no list of parts.
+        end = key.find(delimiter)
+        return b"" if end < 0 else key[: end + len(delimiter)]
     parts = key.split(delimiter, depth)
     if len(parts) <= depth:
         return b""

@@ -23,15 +23,14 @@ from perfpilot.cache.client_signal import ClientSignal, read_client_signal
 from perfpilot.cache.connection import CLIENT_NAME
 from perfpilot.cache.executor import ActionOutcome, Executor
 from perfpilot.cache.keyname import namespace_of
+from perfpilot.cache.lookups import OwnLookups
 from perfpilot.cache.namespaces import summarize
+from perfpilot.cache.peak import PEAK_HORIZON_MIN, PreloadWindow, preload_window
 from perfpilot.cache.planner import Planner
-from perfpilot.cache.ports import TtlLedger
-from perfpilot.cache.report import CacheReport, SweepSummary, recommendations
+from perfpilot.cache.ports import PeakForecast, TtlLedger
+from perfpilot.cache.report import CacheReport, SweepSummary, recommendations, run_summary
 from perfpilot.cache.scope import ManagedScope
 from perfpilot.cache.server_info import (
-    InfoDelta,
-    ServerSnapshot,
-    delta,
     read_commandstats,
     read_slowlog,
     read_snapshot,
@@ -64,6 +63,8 @@ class CacheOptimizer:
         ledger: TtlLedger,
         policy: RiskPolicy,
         min_hit_ratio: float = 0.7,
+        peak: PeakForecast | None = None,
+        peak_horizon_min: float = PEAK_HORIZON_MIN,
     ) -> None:
         self.url = url
         self.target = target
@@ -76,12 +77,12 @@ class CacheOptimizer:
         self._delimiter = config.delimiter.encode()
         self._pass: dict[bytes, KeyReading] = {}
         self._cursor = 0
-        self._previous: ServerSnapshot | None = None
-        self._own = [0, 0]
-        self._own_at_previous = (0, 0)
+        self._own = OwnLookups()
+        self._peak = peak
+        self._peak_horizon_min = peak_horizon_min
         self._lock = asyncio.Lock()
         self._planner = Planner(config, self.scope)
-        self.executor = Executor(self.scope, clock, audit, ledger, policy, self.count_own)
+        self.executor = Executor(self.scope, clock, audit, ledger, policy, self._own.count)
         self.latest_signal: ClientSignal | None = None
         self.latest_report: CacheReport | None = None
 
@@ -98,11 +99,6 @@ class CacheOptimizer:
             yield client
         finally:
             await client.aclose()
-
-    def count_own(self, hits: int, misses: int) -> None:
-        """Add keyspace lookups perfpilot made, to be subtracted from INFO's hit counters."""
-        self._own[0] += hits
-        self._own[1] += misses
 
     def namespace(self, key: bytes) -> bytes:
         return namespace_of(key, self._delimiter, self.config.namespace_depth)
@@ -137,7 +133,7 @@ class CacheOptimizer:
         """Read the client counters (for /metrics) and judge settled TTL changes."""
         async with self.connect() as client:
             signal = await read_client_signal(client, CLIENT_WINDOW_S)
-        self.count_own(signal.own_hits, signal.own_misses)
+        self._own.count(signal.own_hits, signal.own_misses)
         self.latest_signal = signal
         await self.executor.judge(signal)
         return signal
@@ -146,33 +142,23 @@ class CacheOptimizer:
         """The ``run_cache_optimization`` task: report, apply what the risk policy allows."""
         report, outcomes = await self.optimize(Trigger.SCHEDULED)
         await self.observe()
-        ratio = report.window.hit_ratio if report.window else None
-        by_outcome: dict[str, int] = {}
-        for o in outcomes:
-            by_outcome[o.outcome.value] = by_outcome.get(o.outcome.value, 0) + 1
-        return (
-            f"swept {report.sweep.keys_read} keys ({report.sweep.stopped_by}, "
-            f"{report.sweep.keys_in_pass} in pass); server hit ratio "
-            + ("n/a" if ratio is None else f"{ratio:.1%}")
-            + f"; {len(report.namespaces)} namespaces, {len(report.findings)} findings; "
-            f"actions: {by_outcome or 'none planned'}"
-        )
+        return run_summary(report, outcomes)
 
     async def _report(self, client: aioredis.Redis) -> CacheReport:
         now = self._clock.now()
         before = await read_snapshot(client, now)
         if before.has_no_touch:
             await client.client_no_touch("ON")
-        own_before = (self._own[0], self._own[1])
+        own_before = self._own.mark()
         result = await sweep(client, self._budget(), before.lfu, self._cursor)
-        self.count_own(result.own_hits, result.own_misses)
+        self._own.count(result.own_hits, result.own_misses)
         if self._cursor == 0:
             self._pass = {}
         self._pass.update((r.key, r) for r in result.readings if r.type != "none")
         self._cursor = result.cursor
         readings = list(self._pass.values())
         signal = await read_client_signal(client, CLIENT_WINDOW_S)
-        self.count_own(signal.own_hits, signal.own_misses)
+        self._own.count(signal.own_hits, signal.own_misses)
         self.latest_signal = signal
         ns_of = {r.key: self.namespace(r.key) for r in readings}
         ns_of.update((h.key, self.namespace(h.key)) for h in signal.hot)
@@ -185,13 +171,16 @@ class CacheOptimizer:
         hot = keyrank.hot_keys(readings, signal.hot, before.lfu)
         cold = keyrank.cold_keys(readings, cfg.cold_idle_s, cfg.cold_freq)
         raw_policies = cast(dict[bytes, bytes], await client.hgetall(ck.TTL_POLICY))
-        self.count_own(1 if raw_policies else 0, 0 if raw_policies else 1)
+        self._own.count(1 if raw_policies else 0, 0 if raw_policies else 1)
         policies = parse_policies(raw_policies)
         pttl = await self._pttl(client, [h.key for h in signal.hot])
         after = await read_snapshot(client, self._clock.now())
-        window = self._window(before, after, own_before)
+        window = self._own.window(before, after, own_before)
         decisions = self._planner.decisions(signal, policies, window)
-        actions = self._planner.plan(readings, ns_of, decisions, policies, hot, cold, pttl, signal)
+        ahead = self._preload_window()
+        actions = self._planner.plan(
+            readings, ns_of, decisions, policies, hot, cold, pttl, signal, ahead
+        )
         commands = await read_commandstats(client)
         slowlog = await read_slowlog(client)
         found = [
@@ -218,7 +207,7 @@ class CacheOptimizer:
             clients=signal.clients,
             client_window_s=signal.window_s,
             managed_prefixes=self._prefixes,
-            writes=self._writes(after),
+            writes=self.scope.writes(after.role),
             actions=tuple(actions),
             ttl_changes=tuple(changes),
         )
@@ -236,22 +225,10 @@ class CacheOptimizer:
             big_key_bytes=c.big_key_bytes,
         )
 
-    def _window(
-        self, before: ServerSnapshot, after: ServerSnapshot, own_before: tuple[int, int]
-    ) -> InfoDelta | None:
-        """INFO counters since the previous report (or over this sweep, the first time) with
-        every lookup perfpilot made in between subtracted."""
-        start, base = (
-            (before, own_before)
-            if self._previous is None
-            else (
-                self._previous,
-                self._own_at_previous,
-            )
-        )
-        own_hits, own_misses = self._own[0] - base[0], self._own[1] - base[1]
-        self._previous, self._own_at_previous = after, (self._own[0], self._own[1])
-        return delta(start, after, own_hits, own_misses)
+    def _preload_window(self) -> PreloadWindow:
+        """How far ahead preloading looks: to the forecast peak when one is near."""
+        minutes = self._peak.minutes_to_peak() if self._peak is not None else None
+        return preload_window(minutes, self._peak_horizon_min)
 
     async def _pttl(self, client: aioredis.Redis, keys: list[bytes]) -> dict[bytes, int]:
         if not keys:
@@ -261,12 +238,5 @@ class CacheOptimizer:
                 pipe.pttl(key)
             replies = await pipe.execute()
         found = sum(1 for r in replies if r != -2)
-        self.count_own(found, len(replies) - found)
+        self._own.count(found, len(replies) - found)
         return dict(zip(keys, (int(r) for r in replies), strict=True))
-
-    def _writes(self, server: ServerSnapshot) -> str:
-        if self.scope.empty:
-            return "disabled: PERFORMANCE_CACHE_MANAGED_PREFIXES is empty (recommend only)"
-        if server.role != "master":
-            return f"disabled: the server is a {server.role} (read-only)"
-        return "only under " + ", ".join(self._prefixes)

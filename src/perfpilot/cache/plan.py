@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from perfpilot.cache.codec import HEADER_BYTES
 from perfpilot.cache.keyname import display
+from perfpilot.cache.peak import PreloadWindow
 from perfpilot.cache.scope import ManagedScope
 from perfpilot.cache.sweep import KeyReading
 from perfpilot.cache.ttl_decision import TtlDecision
@@ -173,15 +174,16 @@ def preload_actions(
     namespace_of: Mapping[bytes, bytes],
     loaders: Collection[bytes],
     scope: ManagedScope,
-    soon_ms: int,
+    window: PreloadWindow,
     budget: int,
 ) -> list[CacheAction]:
-    """Hot keys that are missing or expire within ``soon_ms``, where the app has a loader."""
+    """Hot keys that are missing or expire within the window (to a forecast peak, when one is
+    near), where the app has a loader."""
     by_ns: dict[bytes, list[bytes]] = {}
     for key in hot:
         ns = namespace_of[key]
         remaining = pttl.get(key, -2)
-        due = remaining == -2 or 0 <= remaining < soon_ms
+        due = remaining == -2 or 0 <= remaining < window.soon_ms
         if due and ns in loaders and scope.contains(key) and budget > 0:
             by_ns.setdefault(ns, []).append(key)
             budget -= 1
@@ -193,7 +195,7 @@ def preload_actions(
             namespace=ns,
             target=display(ns),
             statement=f"XADD perfpilot:preload:requests for {len(keys)} hot keys",
-            reason=f"{len(keys)} hot keys are missing or expire within {soon_ms / 1000:.0f} s",
+            reason=f"{len(keys)} hot keys are missing or {window.why}",
             expected_effect="their next reads hit instead of running the loader in the request",
             keys=tuple(keys),
         )

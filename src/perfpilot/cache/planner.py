@@ -5,6 +5,7 @@ from __future__ import annotations
 from perfpilot.cache import keyrank
 from perfpilot.cache.client_signal import ClientSignal
 from perfpilot.cache.keyname import under_prefixes
+from perfpilot.cache.peak import PreloadWindow, preload_window
 from perfpilot.cache.plan import (
     CacheAction,
     compress_actions,
@@ -18,9 +19,6 @@ from perfpilot.cache.sweep import KeyReading
 from perfpilot.cache.ttl_decision import TtlBounds, TtlDecision, TtlEvidence, decide_ttl
 from perfpilot.cache.ttlpolicy import TtlPolicy
 from perfpilot.core.settings import CacheConfig
-
-# Hot keys expiring within this are worth warming before their next read.
-PRELOAD_SOON_MS = 60_000
 
 
 class Planner:
@@ -62,6 +60,7 @@ class Planner:
         cold: list[keyrank.RankedKey],
         pttl: dict[bytes, int],
         signal: ClientSignal,
+        window: PreloadWindow | None = None,
     ) -> list[CacheAction]:
         if self.scope.empty:
             return []
@@ -85,6 +84,6 @@ class Planner:
         )
         preload = preload_actions(
             [h.key for h in signal.hot], pttl, ns_of, signal.loaders, self.scope,
-            PRELOAD_SOON_MS, c.max_preload_keys,
+            window or preload_window(None), c.max_preload_keys,
         )  # fmt: skip
         return [*ttl_policy_actions(decisions), *expiries, *compress, *preload]

@@ -40,3 +40,10 @@ class TtlLedger(Protocol):
     def recent(self, limit: int = 50) -> list[TtlChange]:
         """Newest first."""
         ...
+
+
+class PeakForecast(Protocol):
+    def minutes_to_peak(self) -> float | None:
+        """Minutes until the next forecast rise of load (0 when it is under way), None when
+        no trusted forecast sees one."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from perfpilot.cache.findings import CacheFinding, Evidence
 from perfpilot.cache.keyrank import RankedKey
@@ -13,6 +14,9 @@ from perfpilot.cache.plan import CacheAction
 from perfpilot.cache.ports import TtlChange
 from perfpilot.cache.server_info import CommandStat, InfoDelta, ServerSnapshot, SlowEntry
 from perfpilot.cache.sweep import SweepResult
+
+if TYPE_CHECKING:
+    from perfpilot.cache.executor import ActionOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +105,18 @@ def recommendations(
         if f.expected_effect
     ]
     return out
+
+
+def run_summary(report: CacheReport, outcomes: Sequence[ActionOutcome]) -> str:
+    """One line for the scheduler's run history: what was swept, found and done."""
+    ratio = report.window.hit_ratio if report.window else None
+    by_outcome: dict[str, int] = {}
+    for o in outcomes:
+        by_outcome[o.outcome.value] = by_outcome.get(o.outcome.value, 0) + 1
+    return (
+        f"swept {report.sweep.keys_read} keys ({report.sweep.stopped_by}, "
+        f"{report.sweep.keys_in_pass} in pass); server hit ratio "
+        + ("n/a" if ratio is None else f"{ratio:.1%}")
+        + f"; {len(report.namespaces)} namespaces, {len(report.findings)} findings; "
+        f"actions: {by_outcome or 'none planned'}"
+    )

@@ -32,3 +32,11 @@ class ManagedScope:
         every write, independent of how the plan was made)."""
         if not self.contains(key):
             raise OutsideScope(f"key {display(key)!r} is outside the managed prefixes")
+
+    def writes(self, role: str) -> str:
+        """Where writes go on a server of ``role``, for the report."""
+        if self.empty:
+            return "disabled: PERFORMANCE_CACHE_MANAGED_PREFIXES is empty (recommend only)"
+        if role != "master":
+            return f"disabled: the server is a {role} (read-only)"
+        return "only under " + ", ".join(display(p) for p in self.prefixes)

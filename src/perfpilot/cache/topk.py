@@ -21,15 +21,17 @@ class DecayingTopK:
         self._counts: dict[bytes, float] = {}
         self._floor = 0.0
 
-    def observe(self, key: bytes, weight: float = 1.0) -> None:
+    def observe(self, key: bytes, weight: float = 1.0) -> float:
+        """Count one access of ``key``; its (over-)estimated decayed count after it."""
         counts = self._counts
         current = counts.get(key)
         if current is not None:
-            counts[key] = current + weight
-            return
-        counts[key] = self._floor + weight
+            counts[key] = current = current + weight
+            return current
+        counts[key] = current = self._floor + weight
         if len(counts) > 2 * self.capacity:
             self._evict()
+        return current
 
     def _evict(self) -> None:
         keep = heapq.nlargest(self.capacity + 1, self._counts.items(), key=lambda kv: kv[1])
