@@ -29,7 +29,7 @@ test: $(STAMP) system-deps check
 	$(BIN)/pytest
 
 # Each benchmark script in full (helper modules such as index_advisor_hotel.py are not scripts).
-BENCHMARKS := monitor_overhead index_advisor
+BENCHMARKS := monitor_overhead index_advisor scheduler_lateness cache scaling
 
 bench: $(STAMP) system-deps
 	for name in $(BENCHMARKS); do $(BIN)/python bench/$$name.py || exit 1; done

@@ -177,8 +177,13 @@ def section(rows: list[tuple[str, SimulationResult, SimulationResult, list[str]]
             f" (Python {platform.python_version()}), `.venv/bin/python bench/scaling.py`."
             " Capacity model: 100 rps per instance at target, 120 s start-up, 2-40 instances,"
             " 15 s evaluations. perfpilot: cooldowns 15 s up / 300 s down (its flap guard keeps"
-            " added capacity 300 s), predictive layer on; HPA: its default behaviour, no"
-            " cooldowns. Daily cycle measured on days 3-7 (the seasonal model needs two days).",
+            " added capacity 300 s), predictive layer on (seasonal forecast shifted to the level"
+            " measured over the last 30 minutes; scale-out for the forecast within the start-up"
+            " time; scale-in never below what the forecast needs within the 300 s scale-down"
+            " window, and past a forecast peak without waiting for that window; a scale-in the"
+            " window cuts short waits for the whole step when the cooldown would otherwise"
+            " freeze the rest); HPA: its default behaviour, no cooldowns. Daily cycle measured"
+            " on days 3-7 (the seasonal model needs two days).",
             "",
             *table,
             "",

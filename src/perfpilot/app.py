@@ -7,8 +7,11 @@ import contextlib
 import logging
 import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,12 +19,22 @@ from prometheus_client import CollectorRegistry
 
 import perfpilot
 from perfpilot.api.routes import cache as cache_routes
-from perfpilot.api.routes import database, health, metrics, performance, scaling, scheduler
+from perfpilot.api.routes import (
+    database,
+    health,
+    metrics,
+    optimization,
+    performance,
+    scaling,
+    scheduler,
+)
 from perfpilot.api.state import ServiceState
 from perfpilot.appmetrics.reader import ExpositionReader, PrometheusReader
 from perfpilot.cache.connection import check_redis
 from perfpilot.cache.loop import CacheLoop
 from perfpilot.cache.optimizer import CacheOptimizer
+from perfpilot.cache.peak import CpuPeak
+from perfpilot.cache.ports import PeakForecast
 from perfpilot.core.clock import Clock, SystemClock
 from perfpilot.core.health import HealthSource, NotInstalled
 from perfpilot.core.risk import RiskPolicy
@@ -34,6 +47,7 @@ from perfpilot.database.tuner_loop import TunerLoop
 from perfpilot.maintenance.cleanup import RetainedRecords, Retention, SystemCleanup
 from perfpilot.maintenance.database import DatabaseMaintenance
 from perfpilot.maintenance.health_check import HealthCheck, HealthReader
+from perfpilot.maintenance.processes import ProcessTop
 from perfpilot.maintenance.quiet import QuietHours, QuietPlacement
 from perfpilot.maintenance.resources import ResourceReport
 from perfpilot.metrics.cache_collector import CacheCollector
@@ -46,8 +60,15 @@ from perfpilot.monitor.loop_lag import LoopLagProbe
 from perfpilot.monitor.rollup import MinuteRollups
 from perfpilot.monitor.sampler import HostSampler
 from perfpilot.monitor.service import MonitorParts, ResourceMonitor
+from perfpilot.optimizer.apply import Appliers
+from perfpilot.optimizer.benchmark import Benchmark
+from perfpilot.optimizer.gather import Sources
+from perfpilot.optimizer.inputs import DeferredTask, Thresholds
+from perfpilot.optimizer.metrics import register_optimizer_metrics
+from perfpilot.optimizer.ports import AppReader
+from perfpilot.optimizer.service import PerformanceOptimizer, judge_loop
 from perfpilot.scaling.backends.factory import backend_for, usage_for
-from perfpilot.scaling.forecast import SeasonalDemand
+from perfpilot.scaling.forecast import DEMAND_LOOKBACK_DAYS, SeasonalDemand
 from perfpilot.scaling.loop import ScalerLoop
 from perfpilot.scaling.metrics import register_scaling_metrics
 from perfpilot.scaling.parts import ScalerParts
@@ -65,6 +86,7 @@ from perfpilot.store.cache_ttl_ledger import TtlLedgerRepository
 from perfpilot.store.compaction import compactor_for
 from perfpilot.store.factory import open_store
 from perfpilot.store.index_ledger import IndexLedgerRepository
+from perfpilot.store.optimization_history import OptimizationRepository
 from perfpilot.store.run_lock import run_lock_for
 from perfpilot.store.scaling import ScalingRepository
 from perfpilot.store.scheduler_runs import SqlRunHistory
@@ -73,7 +95,7 @@ from perfpilot.store.workload_deltas import WorkloadDeltaRepository
 logger = logging.getLogger(__name__)
 
 # Components of later issues; each replaces its entry here when it lands.
-_NOT_YET_INSTALLED = ("performance_optimizer",)
+_NOT_YET_INSTALLED: tuple[str, ...] = ()
 
 BackgroundLoop = Callable[[], Coroutine[Any, Any, None]]
 
@@ -123,6 +145,7 @@ def build_scheduler(
     cache: CacheOptimizer | None = None,
     tuner: DatabaseTuner | None = None,
     activity: DatabaseActivity | None = None,
+    optimizer: PerformanceOptimizer | None = None,
 ) -> Scheduler:
     """The Performance Scheduler with the task functions of the components built so far."""
     cfg = settings.file.scheduler
@@ -139,6 +162,22 @@ def build_scheduler(
             "workload deltas",
             settings.file.monitor.rollup_retention_days,
             WorkloadDeltaRepository(store.runner).prune_workload_deltas,
+        ),
+        RetainedRecords(
+            "optimization actions",
+            cfg.history_retention_days,
+            OptimizationRepository(store.runner).prune,
+        ),
+        RetainedRecords(
+            "scaling decisions",
+            cfg.history_retention_days,
+            ScalingRepository(store.runner).prune_decisions,
+        ),
+        # The seasonal forecast reads DEMAND_LOOKBACK_DAYS of demand; never prune inside it.
+        RetainedRecords(
+            "scaling demand minutes",
+            max(settings.file.monitor.rollup_retention_days, DEMAND_LOOKBACK_DAYS),
+            ScalingRepository(store.runner).prune_demand,
         ),
     ]
     cleanup = SystemCleanup(
@@ -167,6 +206,8 @@ def build_scheduler(
         functions.register("run_scaling_evaluation", scaler.run_scaling_evaluation)
     if cache is not None:
         functions.register("run_cache_optimization", cache.run_scheduled)
+    if optimizer is not None:
+        functions.register("run_performance_optimization", optimizer.run_scheduled)
     tasks = configured_tasks(BUILTIN_TASKS, cfg.tasks, default_zone(settings.timezone))
 
     def cpu_percent() -> float | None:
@@ -218,11 +259,20 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     scaler = build_scaler(settings, store, clock, monitor.parts.alerts, build_app_signals(settings))
     scaler_loop = ScalerLoop(scaler, clock)
     register_scaling_metrics(registry, scaler)
-    cache_optimizer = build_cache_optimizer(settings, store, clock)
+    cache_optimizer = build_cache_optimizer(
+        settings, store, clock, peak=CpuPeak(monitor.parts.forecaster.latest)
+    )
     registry.register(CacheCollector(cache_optimizer))
     cache_loop = CacheLoop(cache_optimizer, settings.file.cache.interval_s, clock)
     sources: list[HealthSource] = [monitor, store_watch, database, cache, tuner_loop, scaler_loop]
     sources.append(cache_loop)
+    deferrable: list[Scheduler] = []
+    optimizer = build_optimizer(
+        settings, store, clock, monitor, tuner, cache_optimizer, scaler,
+        lambda: deferrable_due(deferrable[0], clock) if deferrable else (),
+    )  # fmt: skip
+    register_optimizer_metrics(registry, optimizer)
+    sources.append(optimizer)
     sources += [NotInstalled(name) for name in _NOT_YET_INSTALLED]
     tasks = build_scheduler(
         settings,
@@ -235,7 +285,9 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         tuner=tuner,
         cache=cache_optimizer,
         activity=activity,
+        optimizer=optimizer,
     )
+    deferrable.append(tasks)
     sources.append(SchedulerHealth(tasks, clock))
     state = ServiceState(
         settings=settings,
@@ -250,10 +302,20 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
         tuner=tuner,
         scaler=scaler,
         cache=cache_optimizer,
+        optimizer=optimizer,
+        benchmark=Benchmark(
+            settings.database_dsn,
+            settings.redis_dsn,
+            store_directory(settings.store_url),
+            OptimizationRepository(store.runner),
+            clock,
+            settings.file.optimizer.benchmark_min_interval_s,
+        ),
     )
     loops: list[BackgroundLoop] = [w.run for w in (store_watch, database, cache)]
     loops.extend([tuner_loop.run, activity.run])
     loops.append(cache_loop.run)
+    loops.append(lambda: judge_loop(optimizer))
     if scaler.runtimes():
         loops.append(scaler_loop.run)
     if monitor.enabled:
@@ -264,10 +326,101 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     return Service(state=state, loops=loops, watches=[store_watch, database, cache])
 
 
+def build_optimizer(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    monitor: ResourceMonitor | None,
+    tuner: DatabaseTuner | None,
+    cache: CacheOptimizer | None,
+    scaler: AutoScaler | None,
+    deferrable: Callable[[], tuple[DeferredTask, ...]] = tuple,
+) -> PerformanceOptimizer:
+    """The Performance Optimizer over the other components, persisting through the store."""
+    limits = Thresholds(
+        cpu_usage=settings.cpu_threshold,
+        memory_usage=settings.memory_threshold,
+        db_connections=settings.file.thresholds.db_connections,
+        cache_hit_rate=settings.file.thresholds.cache_hit_rate,
+        api_response_time_ms=settings.file.thresholds.api_response_time,
+        slow_query_mean_ms=settings.file.database.slow_query_mean_ms,
+    )
+    dsn = settings.database_dsn if tuner is not None else None
+    sources = Sources(
+        clock=clock,
+        monitor=monitor,
+        processes=ProcessTop().read,
+        tuner=tuner,
+        dsn=dsn,
+        deltas=WorkloadDeltaRepository(store.runner),
+        cache=cache,
+        scaler=scaler,
+        app=build_app_reader(settings),
+        deferrable=deferrable,
+        busy_cpu_percent=settings.cpu_threshold,
+    )
+    appliers = Appliers(
+        clock=clock,
+        tuner=tuner,
+        dsn=dsn,
+        database=settings.file.database,
+        ledger=IndexLedgerRepository(store.runner),
+        audit=AuditRepository(store.runner),
+        cache=cache,
+        scaler=scaler,
+    )
+    return PerformanceOptimizer(
+        sources,
+        appliers,
+        limits,
+        RiskPolicy(settings.auto_optimize, settings.auto_optimize_max_risk),
+        OptimizationRepository(store.runner),
+        monitor.parts.alerts if monitor is not None else None,
+        timedelta(minutes=settings.file.optimizer.settle_minutes),
+    )
+
+
+def deferrable_due(scheduler: Scheduler, clock: Clock) -> tuple[DeferredTask, ...]:
+    """Deferrable tasks whose next run is within the scheduler's maximum deferral."""
+    now = clock.now()
+    horizon = now + timedelta(seconds=scheduler.config.max_defer_s)
+    due = []
+    for task in scheduler.runnable():
+        if not task.deferrable:
+            continue
+        next_run = scheduler.next_run(task, now)
+        if next_run is not None and next_run <= horizon:
+            due.append(DeferredTask(task.id, next_run))
+    return tuple(due)
+
+
+def build_app_reader(settings: Settings) -> AppReader | None:
+    """The optimizer's own application-metrics reader: an exposition reader measures the time
+    between its reads, so sharing the scaler's would split the windows."""
+    cfg = settings.file.appmetrics
+    if settings.prometheus_url:
+        return PrometheusReader(settings.prometheus_url, cfg)
+    if settings.api_metrics_url:
+        return ExpositionReader(settings.api_metrics_url, cfg)
+    return None
+
+
+def store_directory(store_url: str) -> Path:
+    """The directory of a SQLite store's file; the temporary directory otherwise."""
+    if store_url.startswith("sqlite:///"):
+        return Path(store_url.removeprefix("sqlite:///")).resolve().parent
+    return Path(tempfile.gettempdir())
+
+
 def build_cache_optimizer(
-    settings: Settings, store: Store, clock: Clock, url: str | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    url: str | None = None,
+    peak: PeakForecast | None = None,
 ) -> CacheOptimizer:
-    """The Cache Optimizer on ``url`` (default REDIS_URL), persisting through the store."""
+    """The Cache Optimizer on ``url`` (default REDIS_URL), persisting through the store;
+    ``peak`` (the monitor's CPU forecast in the service) lets it preload before a peak."""
     return CacheOptimizer(
         url or settings.redis_dsn,
         _redact(url or settings.redis_dsn),
@@ -278,6 +431,7 @@ def build_cache_optimizer(
         TtlLedgerRepository(store.runner),
         RiskPolicy(settings.auto_optimize, settings.auto_optimize_max_risk),
         min_hit_ratio=settings.file.thresholds.cache_hit_rate,
+        peak=peak,
     )
 
 
@@ -402,6 +556,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(performance.router)
+    app.include_router(optimization.router)
     app.include_router(database.router)
     app.include_router(scheduler.router)
     app.include_router(scaling.router)

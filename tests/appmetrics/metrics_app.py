@@ -29,8 +29,12 @@ def build() -> FastAPI:
             return await call_next(request)
         start = time.perf_counter()
         response = await call_next(request)
-        duration.labels(request.url.path).observe(time.perf_counter() - start)
-        requests.labels(request.url.path, request.method, str(response.status_code)).inc()
+        # Labelled by route template ("/work/{n}"), as instrumentation libraries do: one series
+        # per path would make every scrape large enough to delay the requests it measures.
+        route = request.scope.get("route")
+        handler = getattr(route, "path", request.url.path)
+        duration.labels(handler).observe(time.perf_counter() - start)
+        requests.labels(handler, request.method, str(response.status_code)).inc()
         return response
 
     @app.get("/work/{n}")

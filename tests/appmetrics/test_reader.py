@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import math
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -22,31 +18,6 @@ from perfpilot.appmetrics.reader import ExpositionReader
 from perfpilot.core.scaling_config import AppMetricsConfig
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # Its own process: a server thread would share the GIL with the load client's threads,
-    # and the client would measure its own waiting as latency.
-    cmd = [sys.executable, "-m", "uvicorn", "metrics_app:app", "--port", str(port)]
-    cmd += ["--log-level", "warning", "--app-dir", str(Path(__file__).parent)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{url}/metrics", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "uvicorn exited"
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def _load(base: str, requests: int, workers: int = 4) -> list[float]:

@@ -105,7 +105,8 @@ def test_latency_only_scales_up() -> None:
 
 
 def test_scale_down_stabilization_keeps_the_window_maximum() -> None:
-    p = policy()
+    # No cooldown: the HPA's own semantics, a partial step as the window slides.
+    p = policy(scale_down_cooldown=0)
     history = (
         Recommendation(NOW - timedelta(seconds=400), 10),  # outside the 300 s window
         Recommendation(NOW - timedelta(seconds=200), 7),
@@ -314,3 +315,82 @@ def test_bad_configuration_is_refused() -> None:
         RuleConfig(name="schedule:x", start="0 0 30 2 *", end="0 9 * * *", min_instances=2)
     with pytest.raises(ValueError, match="unknown rule"):
         RuleConfig(name="cpux", target=3)
+
+
+def _forecast(now: float, hold: float, peak: float | None = None) -> DemandForecast:
+    """A cpu demand forecast (total percent): ``now`` at present, ``hold`` the highest within
+    the 300 s scale-down window, ``peak`` the highest within the start-up time."""
+    return DemandForecast(
+        "cpu", peak if peak is not None else now, 75, 0.9, "holt_winters", hold, 300, 0.0, now
+    )
+
+
+@pytest.mark.parametrize(
+    ("cpu", "forecast", "desired", "step"),
+    [
+        # Metrics want 8 -> 4; the forecast needs ceil(440 / 55) = 8 within the window: held.
+        (25.0, _forecast(200, 440), 8, "forecast holds scale-in at 8"),
+        # It needs ceil(300 / 55) = 6: scale-in goes that far and no further.
+        (25.0, _forecast(200, 300), 6, "forecast holds scale-in at 6"),
+        # 220 fits 4 instances within the tolerance band (4 x 50 x 1.1): no hold.
+        (25.0, _forecast(200, 220), 4, "forecast: peak 200 needs no more instances"),
+        # A forecast below its minimum confidence never holds.
+        (25.0, replace(_forecast(200, 440), confidence=0.3), 4, "forecast ignored"),
+        # The forecast never lowers: a falling forecast leaves a scale-up alone.
+        (80.0, _forecast(100, 100), 13, "metrics: highest proposal 13"),
+    ],
+)
+def test_forecast_holds_scale_in_below_what_it_needs(
+    cpu: float, forecast: DemandForecast, desired: int, step: str
+) -> None:
+    p = policy(scale_down_cooldown=0, scale_up_max_percent=500)
+    decision = decide(replace(inputs(8, cpu=cpu), forecast=forecast), p, NOW)
+    assert decision.desired == desired
+    assert any(step in s for s in decision.steps), decision.steps
+    # The forecast is the decision's evidence exactly when it held the count.
+    assert (decision.forecast is not None) == ("holds" in step)
+
+
+@pytest.mark.parametrize(
+    ("forecast", "desired", "why"),
+    [
+        # No forecast: the 300 s window keeps the 7 recommended 60 s ago.
+        (None, 7, "stabilization: highest of last 300s is 7"),
+        # Past a forecast peak (the window's highest is now's) that the smaller count carries:
+        # scale-in follows the forecast decline at once.
+        (_forecast(200, 200), 4, "fits 4: no stabilization wait"),
+        # A rising forecast: the window stays, even though 4 would carry it.
+        (_forecast(180, 210), 7, "stabilization: highest of last 300s is 7"),
+    ],
+)
+def test_scale_in_past_a_forecast_peak_skips_the_window(
+    forecast: DemandForecast | None, desired: int, why: str
+) -> None:
+    p = policy(scale_down_cooldown=0)
+    history = (Recommendation(NOW - timedelta(seconds=60), 7),)
+    state = replace(inputs(8, cpu=25.0), forecast=forecast, recommendations=history)
+    decision = decide(state, p, NOW)
+    assert decision.desired == desired
+    assert any(why in s for s in decision.steps), decision.steps
+
+
+@pytest.mark.parametrize(
+    ("blocking_age_s", "cooldown", "desired", "why"),
+    [
+        # The 7 leaves the window in 60 s; stepping to 7 now would keep 7 for 600 s.
+        # Waiting: 8 x 60 + 2 x 540 = 1560 instance-seconds against 7 x 600 = 4200.
+        (240, 600, 8, "waiting 60s for the window to allow 2"),
+        # It leaves in 290 s of a 300 s cooldown: 8 x 290 + 2 x 10 > 7 x 300, so step now.
+        (10, 300, 7, "stabilization: highest of last 300s is 7"),
+        # No cooldown: nothing is frozen by a partial step, the HPA's semantics hold.
+        (240, 0, 7, "stabilization: highest of last 300s is 7"),
+    ],
+)
+def test_a_scale_in_cut_by_the_window_waits_when_a_cooldown_would_freeze_it(
+    blocking_age_s: float, cooldown: float, desired: int, why: str
+) -> None:
+    p = policy(scale_down_cooldown=cooldown)
+    history = (Recommendation(NOW - timedelta(seconds=blocking_age_s), 7),)
+    decision = decide(replace(inputs(8, cpu=10.0), recommendations=history), p, NOW)
+    assert decision.desired == desired
+    assert any(why in s for s in decision.steps), decision.steps

@@ -97,7 +97,7 @@ def runs(client: TestClient, task_id: str) -> list[dict[str, Any]]:
     return body
 
 
-def test_lists_the_seven_tasks_with_missing_components_disabled(
+def test_lists_the_seven_tasks_all_enabled(
     start: Callable[..., TestClient],
 ) -> None:
     body = start().get(f"{BASE}/tasks").json()
@@ -109,9 +109,9 @@ def test_lists_the_seven_tasks_with_missing_components_disabled(
     assert optimizer["cron_expression"] == "0 */4 * * *"
     assert optimizer["function_name"] == "run_performance_optimization"
     assert optimizer["max_duration_seconds"] == 1800
-    assert optimizer["state"] == "disabled: optimizer not installed"
-    assert optimizer["next_run_at"] is None
-    # Every other component is installed: its task is enabled.
+    # Every component is installed: each task is enabled.
+    assert optimizer["state"].startswith("enabled, next")
+    assert optimizer["unavailable_reason"] is None
     assert tasks["db_maintenance_daily"]["unavailable_reason"] is None
     assert tasks["db_maintenance_daily"]["state"].startswith("enabled, next")
     health = tasks["health_check_hourly"]
@@ -125,13 +125,11 @@ def test_status_lists_the_scheduler_and_its_tasks(start: Callable[..., TestClien
     scheduler = {c["name"]: c for c in status["components"]}["scheduler"]
     assert scheduler["state"] == "ok"
     assert scheduler["details"]["tasks"] == 7
-    assert scheduler["details"]["task.perf_optimization_regular"] == (
-        "disabled: optimizer not installed"
-    )
+    assert scheduler["details"]["task.perf_optimization_regular"].startswith("enabled")
     assert str(scheduler["details"]["task.db_maintenance_daily"]).startswith("enabled, next")
     listed = {t["id"]: t for t in status["scheduled_tasks"]}
     assert set(listed) == BUILTIN_IDS
-    assert listed["perf_optimization_regular"]["unavailable_reason"] == "optimizer not installed"
+    assert listed["perf_optimization_regular"]["unavailable_reason"] is None
     assert listed["health_check_hourly"]["next_run_at"] == "2026-03-02T10:00:00Z"
 
 
@@ -179,9 +177,8 @@ def test_disabled_flag_fires_nothing_but_manual_runs_work(
 def test_run_now_errors(start: Callable[..., TestClient]) -> None:
     client = start()
     assert client.post(f"{BASE}/tasks/nope/run").status_code == 404
-    conflict = client.post(f"{BASE}/tasks/perf_optimization_regular/run")
-    assert conflict.status_code == 409
-    assert "optimizer not installed" in conflict.json()["detail"]
+    # The optimizer is installed: its task runs on request like the others.
+    assert client.post(f"{BASE}/tasks/perf_optimization_regular/run").status_code == 202
     assert client.get(f"{BASE}/tasks/nope/runs").status_code == 404
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from perfpilot.core.health import HealthState
 from perfpilot.monitor.model import AlertKind, AlertStatus, Severity
 from perfpilot.monitor.sample import HostSample
+from perfpilot.optimizer.model import OptimizationType
 
 
 class _Out(BaseModel):
@@ -243,6 +244,14 @@ class ScheduledTaskOut(_Out):
     active: str | None
 
 
+class ScoreOut(_Out):
+    value: float | None = Field(description="0-100; null when no component could be scored")
+    formula: str
+    components: dict[str, float | None] = Field(
+        description="Each part's penalty, 0 (none) to 1 (full); null when not measured"
+    )
+
+
 class StatusOut(_Out):
     status: HealthState
     timestamp: datetime
@@ -251,7 +260,10 @@ class StatusOut(_Out):
     components: list[ComponentOut]
     active_alerts: AlertSummaryOut
     optimization_actions_today: int | None = Field(
-        description="Null until the Performance Optimizer is installed"
+        description="Actions the optimizer applied since midnight UTC; null when it is not built"
+    )
+    performance_score: ScoreOut | None = Field(
+        default=None, description="0-100 from headroom and firing alerts; see `formula`"
     )
     notes: list[str]
     scheduled_tasks: list[ScheduledTaskOut] = Field(
@@ -269,4 +281,8 @@ class OptimizeIn(BaseModel):
     )
     actions: list[str] | None = Field(
         default=None, description="Action ids from the plan to apply; null means all of them"
+    )
+    optimization_types: list[OptimizationType] | None = Field(
+        default=None,
+        description="Types to analyse and act on (cpu, memory, database, cache, api); null: all",
     )

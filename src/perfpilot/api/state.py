@@ -15,6 +15,8 @@ from perfpilot.core.settings import Settings
 from perfpilot.database.tuner import DatabaseTuner
 from perfpilot.monitor.alerts import AlertEngine
 from perfpilot.monitor.service import ResourceMonitor
+from perfpilot.optimizer.benchmark import Benchmark
+from perfpilot.optimizer.service import PerformanceOptimizer
 from perfpilot.scaling.scaler import AutoScaler
 from perfpilot.scheduler.engine import Scheduler
 from perfpilot.store import Store
@@ -39,6 +41,8 @@ class ServiceState:
     tuner: DatabaseTuner | None = None
     cache: CacheOptimizer | None = None
     scaler: AutoScaler | None = None
+    optimizer: PerformanceOptimizer | None = None
+    benchmark: Benchmark | None = None
 
     def health(self) -> list[ComponentHealth]:
         """Every component's current health, without I/O."""

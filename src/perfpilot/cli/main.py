@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from perfpilot.cli import monitor_watch, status_view
+from perfpilot.cli import monitor_watch, optimize, status_view
 from perfpilot.cli.cache import cache_cli
 from perfpilot.cli.common import emit_json, load_or_exit
 from perfpilot.cli.db import db_cli
@@ -31,6 +31,9 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(cache_cli, name="cache")
 cli.add_typer(tasks_cli, name="tasks")
 cli.add_typer(scaling_cli, name="scaling")
+cli.command("optimize")(optimize.optimize)
+cli.command("recommendations")(optimize.recommendations)
+cli.command("benchmark")(optimize.benchmark)
 
 err = Console(stderr=True)
 

@@ -109,6 +109,16 @@ class OptimizationThresholds(_FileModel):
     api_response_time: float = Field(default=1000.0, gt=0)
 
 
+class OptimizerConfig(_FileModel):
+    """`[optimizer]`: the Performance Optimizer's settle period and benchmark rate limit."""
+
+    # How long an applied optimization works before it is measured again and judged: long enough
+    # for a few hundred calls of the statements (or lookups) it was for on a busy service.
+    settle_minutes: float = Field(default=15.0, gt=0)
+    # GET /benchmark runs at most once per this many seconds (it loads the targets).
+    benchmark_min_interval_s: float = Field(default=30.0, ge=0)
+
+
 class DatabaseConfig(_FileModel):
     """`[database]`: the Database Tuner's scope, budgets and safety switches."""
 
@@ -231,6 +241,7 @@ class FileConfig(_FileModel):
     alerts: AlertsConfig = AlertsConfig()
     forecast: ForecastConfig = ForecastConfig()
     thresholds: OptimizationThresholds = OptimizationThresholds()
+    optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     cache: CacheConfig = CacheConfig()
     scaling: ScalingConfig = ScalingConfig()

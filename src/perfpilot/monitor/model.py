@@ -25,6 +25,8 @@ class AlertKind(StrEnum):
     HEALTH = "health"
     # An instance count the Auto Scaler changed (info; resolves once the count is reached).
     SCALING = "scaling"
+    # An action the Performance Optimizer applied (info; resolves once its verdict is in).
+    OPTIMIZATION = "optimization"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ The stages follow the Kubernetes HPA controller
 (https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/):
 1. per-metric proposals with the tolerance; the highest wins; a missing or stale metric
    never lets the count go down;
-2. the predictive layer may raise (never lower) the recommendation ahead of a forecast rise;
+2. the predictive layer may raise (never lower) the recommendation ahead of a forecast rise
+   within the start-up time, and holds a scale-in above the count the forecast needs within
+   the scale-down window (so scale-in after a forecast peak follows the forecast decline);
 3. open schedule windows raise the floor / lower the ceiling;
 4. stabilization: the highest recommendation of the scale-down window and the lowest of the
    scale-up window bound the change;
@@ -22,6 +24,7 @@ from perfpilot.core.scaling_config import ServiceConfig
 from perfpilot.scaling.confidence import metric_confidence, sufficiency
 from perfpilot.scaling.model import (
     DecisionSource,
+    DemandForecast,
     Direction,
     MetricProposal,
     ScalingDecision,
@@ -29,7 +32,13 @@ from perfpilot.scaling.model import (
 )
 from perfpilot.scaling.proposals import metric_targets, propose
 from perfpilot.scaling.schedule import Bounds, schedule_bounds
-from perfpilot.scaling.stages import Stage, cooldown_hold, stabilize, step_limit
+from perfpilot.scaling.stages import (
+    Stage,
+    cooldown_hold,
+    stabilize,
+    step_limit,
+    wait_for_full_scale_in,
+)
 from perfpilot.scaling.tiers import required_confidence
 
 
@@ -47,15 +56,24 @@ def decide(inputs: ScalingInputs, policy: ServiceConfig, now: datetime) -> Scali
         for metric, target in metric_targets(policy)
     )
     stage = _from_metrics(proposals, current)
+    from_metrics = stage.value
     stage = _with_forecast(stage, inputs, policy, current)
+    forecast_used = stage.value != from_metrics
     bounds = schedule_bounds(policy.rules, now)
     stage = _with_schedule(stage, bounds)
     recommended = stage.value
-    stage = stabilize(stage, inputs.recommendations, current, policy, now)
+    confirmed = _forecast_confirms_scale_in(stage, inputs.forecast, policy, current)
+    if confirmed is not None:
+        stabilized = stage.noted(confirmed)
+    else:
+        stabilized = stabilize(stage, inputs.recommendations, current, policy, now)
+    stage = wait_for_full_scale_in(stage, stabilized, inputs.recommendations, current, policy, now)
     stage = step_limit(stage, current, policy, bounds.floor)
     stage = cooldown_hold(stage, inputs, current, policy, now)
     stage = _clamped(stage, policy)
-    return _decision(inputs, policy, now, proposals, bounds, recommended, stage)
+    return _decision(
+        inputs, policy, now, proposals, bounds, recommended, stage, forecast_used=forecast_used
+    )
 
 
 def _from_metrics(proposals: tuple[MetricProposal, ...], current: int) -> Stage:
@@ -76,6 +94,7 @@ def _from_metrics(proposals: tuple[MetricProposal, ...], current: int) -> Stage:
 def _with_forecast(
     stage: Stage, inputs: ScalingInputs, policy: ServiceConfig, current: int
 ) -> Stage:
+    """Raise ahead of a forecast rise; hold a scale-in the forecast says would not last."""
     forecast = inputs.forecast
     if not policy.predictive:
         return stage
@@ -90,6 +109,69 @@ def _with_forecast(
     target = dict(metric_targets(policy)).get(forecast.metric)
     if target is None or current <= 0:
         return stage.noted(f"forecast of {forecast.metric}: no such target")
+    stage = _forecast_hold(stage, forecast, policy, target, current)
+    return _forecast_raise(stage, forecast, policy, target, current)
+
+
+def _covering(demand: float, target: float, policy: ServiceConfig) -> int:
+    """Fewest instances that carry ``demand`` within the HPA's tolerance band."""
+    return math.ceil(round(demand / (target * (1 + policy.tolerance)), 9))
+
+
+def _forecast_confirms_scale_in(
+    stage: Stage, forecast: DemandForecast | None, policy: ServiceConfig, current: int
+) -> str | None:
+    """Why the scale-down stabilization window can be skipped, or None when it cannot.
+
+    The window guards a scale-in against a rebound nobody can see coming
+    (https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#stabilization-window).
+    Past a forecast peak, when a confident forecast says the demand over that same window
+    stays within what the smaller count carries, scale-in follows the forecast decline
+    instead of lagging it by the window; cooldowns and the flap guard still apply.
+    """
+    if not policy.predictive or forecast is None or forecast.hold_demand is None:
+        return None
+    # Only past a forecast peak: while the forecast is flat or rising, noise around the
+    # tolerance band would turn each skipped window into a reversal.
+    if forecast.demand_now is None or forecast.hold_demand > forecast.demand_now:
+        return None
+    if stage.value >= current or forecast.confidence < policy.predictive_min_confidence:
+        return None
+    target = dict(metric_targets(policy)).get(forecast.metric)
+    if target is None or _covering(forecast.hold_demand, target, policy) > stage.value:
+        return None
+    return (
+        f"forecast: {forecast.metric} demand {forecast.hold_demand:.3g} within"
+        f" {forecast.hold_horizon_s:.0f}s fits {stage.value}: no stabilization wait"
+    )
+
+
+def _forecast_hold(
+    stage: Stage, forecast: DemandForecast, policy: ServiceConfig, target: float, current: int
+) -> Stage:
+    """Never scale in below the count the forecast needs within the scale-down window.
+
+    "Needs" uses the HPA's tolerance band: ``n`` instances cover demand ``d`` while
+    ``d / (n x target) <= 1 + tolerance``, the same test that would otherwise order the
+    scale-out straight back (a reversal, and an instance-start paid for nothing)."""
+    if stage.value >= current or forecast.hold_demand is None:
+        return stage
+    covering = _covering(forecast.hold_demand, target, policy)
+    if covering <= stage.value:
+        return stage
+    held = min(current, covering)
+    note = (
+        f"forecast holds scale-in at {held}: {forecast.metric} demand"
+        f" {forecast.hold_demand:.3g} within {forecast.hold_horizon_s:.0f}s needs {covering}"
+    )
+    return stage.moved(held, note)
+
+
+def _forecast_raise(
+    stage: Stage, forecast: DemandForecast, policy: ServiceConfig, target: float, current: int
+) -> Stage:
+    """The HPA's rule applied to the forecast peak within the start-up time: outside the
+    tolerance, provision ``ceil(demand / target)`` now so the instances are ready in time."""
     ratio = forecast.peak_demand / (current * target)
     if ratio <= 1.0 + policy.tolerance:
         return stage.noted(f"forecast: peak {forecast.peak_demand:.3g} needs no more instances")
@@ -131,6 +213,8 @@ def _decision(
     bounds: Bounds,
     recommended: int,
     stage: Stage,
+    *,
+    forecast_used: bool,
 ) -> ScalingDecision:
     current, desired = inputs.current, stage.value
     direction = (
@@ -168,7 +252,8 @@ def _decision(
         reason=_reason(direction, current, desired, confidence, needed, stage),
         proposals=proposals,
         schedules=bounds.open_windows,
-        forecast=inputs.forecast if source is DecisionSource.FORECAST else None,
+        # The forecast is evidence whenever it raised the count or held a scale-in.
+        forecast=inputs.forecast if forecast_used else None,
         steps=stage.steps,
     )
 

@@ -33,14 +33,28 @@ from perfpilot.scaling.proposals import metric_targets
 
 # Metrics that grow with load and split across instances, most direct first.
 _DEMAND_METRICS = ("rps_per_instance", "cpu", "queue_length")
-_LOOKBACK = timedelta(days=14)
+# Hourly means of this many days feed the seasonal model; the store keeps at least as many.
+DEMAND_LOOKBACK_DAYS = 14
+_LOOKBACK = timedelta(days=DEMAND_LOOKBACK_DAYS)
 _HOUR = timedelta(hours=1)
+_HALF_MINUTE = timedelta(seconds=30)
+# The measured level the forecast is shifted to: the last 30 minutes (a 10-minute spike stays
+# a minority of them, so the median ignores it), at least 5 of them.
+_LEVEL_WINDOW = timedelta(minutes=30)
+_LEVEL_MIN_MINUTES = 5
 
 
 def demand_metric(policy: ServiceConfig) -> str | None:
     """The metric whose total the predictive layer forecasts, if the service has one."""
     names = {name for name, _ in metric_targets(policy)}
     return next((m for m in _DEMAND_METRICS if m in names), None)
+
+
+def hold_window_s(policy: ServiceConfig) -> float:
+    """How far ahead a scale-in must still cover the forecast: the scale-down stabilization
+    window (the HPA's look-back for scale-in), and at least the start-up time, since an
+    instance removed now cannot be back sooner."""
+    return max(policy.scale_down_stabilization_s, policy.startup_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +104,25 @@ class SeasonalDemand:
         return len(rows)
 
     def forecast(
-        self, series: str, now: datetime, horizon_s: float
+        self, series: str, now: datetime, horizon_s: float, hold_s: float = 0.0
     ) -> tuple[DemandForecast | None, str | None]:
-        """The highest demand expected in [now, now + horizon_s], or None with the reason."""
+        """The highest demand expected in [now, now + horizon_s] (what a scale-out provisions
+        for) and in [now, now + hold_s] (what a scale-in must still cover), or None with the
+        reason."""
         fit, reason = self._fit(series, now)
         if fit is None:
             return None, reason
-        peak = _peak(fit, now, horizon_s)
+        with self._lock:
+            recent = _recent(self._minutes.get(series, {}), now - _LEVEL_WINDOW)
+        offset = _level_offset(fit, recent)
+        peak = max(0.0, _peak(fit, now, horizon_s) + offset)
+        hold = max(0.0, _peak(fit, now, hold_s) + offset) if hold_s > 0 else None
+        at_now = max(0.0, _peak(fit, now, 0.0) + offset)
         metric = series.rsplit(":", 1)[-1]
-        return DemandForecast(metric, peak, horizon_s, fit.confidence, SEASONAL_MODEL), None
+        forecast = DemandForecast(
+            metric, peak, horizon_s, fit.confidence, SEASONAL_MODEL, hold, hold_s, offset, at_now
+        )
+        return forecast, None
 
     def _fit(self, series: str, now: datetime) -> tuple[_Fit | None, str | None]:
         last_hour = now.replace(minute=0, second=0, microsecond=0) - _HOUR
@@ -158,9 +182,41 @@ def _filled(values: FloatArray) -> FloatArray:
     return filled
 
 
+def _line(fit: _Fit, times: FloatArray) -> FloatArray:
+    """The line through the hour midpoints at ``times`` (epoch seconds)."""
+    mids = [(fit.last_hour + _HOUR / 2 + k * _HOUR).timestamp() for k in range(len(fit.path))]
+    values: FloatArray = np.interp(times, mids, fit.path)
+    return values
+
+
 def _peak(fit: _Fit, now: datetime, horizon_s: float) -> float:
     """Highest value of the line through hour midpoints over [now, now + horizon_s]."""
-    mids = [(fit.last_hour + _HOUR / 2 + k * _HOUR).timestamp() for k in range(len(fit.path))]
     start = now.timestamp()
-    times = np.arange(start, start + horizon_s + 1.0, 60.0)
-    return float(np.max(np.interp(times, mids, fit.path)))
+    return float(np.max(_line(fit, np.arange(start, start + horizon_s + 1.0, 60.0))))
+
+
+def _recent(
+    rows: dict[datetime, tuple[float, int]], since: datetime
+) -> list[tuple[datetime, float]]:
+    """(minute, mean) from ``since`` on; minutes are inserted in order, so read from the end."""
+    out = []
+    for minute in reversed(rows):
+        if minute < since:
+            break
+        out.append((minute, rows[minute][0]))
+    return out
+
+
+def _level_offset(fit: _Fit, recent: list[tuple[datetime, float]]) -> float:
+    """Median of (measured - line) over the recent minutes; 0 with too few of them.
+
+    The line through hourly means runs above a trough and below a crest (an hour's mean
+    flattens its shape, and a spike lifts the whole hour), by 10-15 % on the benchmark's
+    daily cycle. Shifting it to the level measured in the last minutes keeps the forecast's
+    shape (the rise it sees coming) without that bias; the median ignores a spike.
+    """
+    if len(recent) < _LEVEL_MIN_MINUTES:
+        return 0.0
+    times = np.array([(m + _HALF_MINUTE).timestamp() for m, _ in recent])
+    measured = np.array([mean for _, mean in recent])
+    return float(np.median(measured - _line(fit, times)))

@@ -36,13 +36,21 @@ class MetricReading:
 
 @dataclass(frozen=True, slots=True)
 class DemandForecast:
-    """Highest total demand (metric x instances) expected within ``horizon_s`` from now."""
+    """Highest total demand (metric x instances) expected within ``horizon_s`` from now, and
+    within ``hold_horizon_s`` (the scale-down window) as ``hold_demand``; ``hold_demand`` None
+    when that window was not forecast."""
 
     metric: str
     peak_demand: float
     horizon_s: float
     confidence: float
     model: str
+    hold_demand: float | None = None
+    hold_horizon_s: float = 0.0
+    # Added to the seasonal model's line to meet the recently measured level (evidence).
+    level_offset: float = 0.0
+    # The forecast for now: with ``hold_demand`` no higher, the forecast is past its peak.
+    demand_now: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from perfpilot.core.scaling_config import ScalingConfig, ServiceConfig
 from perfpilot.scaling.capacity import allocate
 from perfpilot.scaling.decide import decide, decision_id
 from perfpilot.scaling.execution import Execution, Executor
-from perfpilot.scaling.forecast import demand_metric
+from perfpilot.scaling.forecast import demand_metric, hold_window_s
 from perfpilot.scaling.model import (
     DecisionSource,
     DemandForecast,
@@ -205,7 +205,7 @@ class AutoScaler:
         if reading is not None and reading.value is not None:
             demand.record(series, now, reading.value * current)
         horizon_s = cfg.startup_s + self.config.evaluation_interval_s
-        return demand.forecast(series, now, horizon_s)
+        return demand.forecast(series, now, horizon_s, hold_window_s(cfg))
 
     def _execute(self, decision: ScalingDecision, trigger: str) -> Execution:
         runtime = self._runtime(decision.service)

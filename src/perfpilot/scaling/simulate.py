@@ -20,7 +20,7 @@ import numpy as np
 
 from perfpilot.core.scaling_config import RuleConfig, ServiceConfig, Tier
 from perfpilot.scaling.decide import decide
-from perfpilot.scaling.forecast import SeasonalDemand
+from perfpilot.scaling.forecast import SeasonalDemand, hold_window_s
 from perfpilot.scaling.model import Direction, MetricReading, Recommendation, ScalingInputs
 from perfpilot.scaling.trace import TracePoint
 
@@ -142,7 +142,9 @@ class _State:
         forecast, why = None, None
         if demand is not None:
             demand.record(f"sim:{_METRIC}", now, rps)
-            forecast, why = demand.forecast(f"sim:{_METRIC}", now, policy.startup_s + step_s)
+            forecast, why = demand.forecast(
+                f"sim:{_METRIC}", now, policy.startup_s + step_s, hold_window_s(policy)
+            )
         inputs = ScalingInputs(
             policy.name, current, (reading,), ready, forecast, why, tuple(self.history),
             self.last_up, self.last_down,

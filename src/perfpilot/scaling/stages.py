@@ -56,6 +56,42 @@ def stabilize(
     return stage.moved(value, step)
 
 
+def wait_for_full_scale_in(
+    wanted: Stage,
+    stabilized: Stage,
+    history: Sequence[Recommendation],
+    current: int,
+    policy: ServiceConfig,
+    now: datetime,
+) -> Stage:
+    """Hold rather than take a scale-in the stabilization window cut short, when waiting for
+    the whole step costs fewer instance-seconds than the partial one.
+
+    The HPA takes the partial step and the next one 15 s later as the window slides
+    (https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#stabilization-window);
+    with a ``scale_down_cooldown`` the partial step instead freezes the rest of the excess for
+    the whole cooldown, and within the tolerance band the count may never come down further.
+    The time the window allows ``wanted`` is known from the recorded recommendations.
+    """
+    cooldown = policy.scale_down_cooldown
+    if cooldown <= 0 or not wanted.value < stabilized.value < current:
+        return stabilized
+    window = timedelta(seconds=policy.scale_down_stabilization_s)
+    blocking = [r.at for r in history if r.instances > wanted.value and r.at > now - window]
+    wait_s = (max(blocking) + window - now) / timedelta(seconds=1) if blocking else 0.0
+    if wait_s >= cooldown:
+        return stabilized
+    waiting = current * wait_s + wanted.value * (cooldown - wait_s)
+    partial = stabilized.value * cooldown
+    if waiting >= partial:
+        return stabilized
+    step = (
+        f"waiting {wait_s:.0f}s for the window to allow {wanted.value}: a step to"
+        f" {stabilized.value} now would hold it through the {cooldown:g}s scale-down cooldown"
+    )
+    return stabilized.moved(current, step)
+
+
 def step_limit(stage: Stage, current: int, policy: ServiceConfig, floor: int | None) -> Stage:
     """At most ``max(scale_up_max_step, scale_up_max_percent %)`` more instances per action (the
     HPA's default policies, larger one selected); scale-down removes at most

@@ -356,6 +356,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=7,
+        description="performance optimizer action history and benchmark runs",
+        sqlite=(
+            """CREATE TABLE optimization_actions (
+                id TEXT PRIMARY KEY,
+                at TEXT NOT NULL,
+                type TEXT NOT NULL,
+                status TEXT NOT NULL,
+                body TEXT NOT NULL
+            )""",
+            "CREATE INDEX optimization_actions_at ON optimization_actions (at)",
+            """CREATE TABLE benchmark_runs (
+                at TEXT PRIMARY KEY,
+                body TEXT NOT NULL
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE perfpilot.optimization_actions (
+                id text PRIMARY KEY,
+                at timestamptz NOT NULL,
+                type text NOT NULL,
+                status text NOT NULL,
+                body text NOT NULL
+            )""",
+            "CREATE INDEX optimization_actions_at ON perfpilot.optimization_actions (at)",
+            """CREATE TABLE perfpilot.benchmark_runs (
+                at timestamptz PRIMARY KEY,
+                body text NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

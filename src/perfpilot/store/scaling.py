@@ -34,6 +34,7 @@ _LOAD_DEMAND = """
     WHERE series = %s AND minute >= %s AND minute < %s ORDER BY minute
 """
 _PRUNE_DEMAND = "DELETE FROM {t}scaling_demand WHERE minute < %s"
+_PRUNE_DECISIONS = "DELETE FROM {t}scaling_decisions WHERE at < %s"
 
 
 class ScalingRepository:
@@ -78,4 +79,10 @@ class ScalingRepository:
         """Delete demand minutes older than ``before``; returns rows deleted."""
         return self._runner.write(
             "prune scaling demand", _PRUNE_DEMAND, [(self._encode(to_utc(before)),)]
+        )
+
+    def prune_decisions(self, before: datetime) -> int:
+        """Delete decisions taken before ``before``; returns rows deleted."""
+        return self._runner.write(
+            "prune scaling decisions", _PRUNE_DECISIONS, [(self._encode(to_utc(before)),)]
         )

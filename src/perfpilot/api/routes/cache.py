@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 
 from perfpilot.api.auth import Writer
 from perfpilot.api.cache_models import CacheOptimizeOut, CacheOutcomeOut, CacheReportOut
 from perfpilot.api.deps import State
-from perfpilot.api.models import OptimizeIn
+from perfpilot.api.optimize_body import OptimizeBody
 from perfpilot.api.state import ServiceState
 from perfpilot.cache.optimizer import CacheOptimizer, UnknownActions
 from perfpilot.core.risk import Trigger
@@ -40,11 +38,9 @@ async def cache_report(state: State) -> CacheReportOut:
 
 
 @router.post("/optimize", response_model=CacheOptimizeOut)
-async def cache_optimize(
-    state: State, _: Writer, body: Annotated[OptimizeIn | None, Body()] = None
-) -> CacheOptimizeOut:
+async def cache_optimize(state: State, _: Writer, body: OptimizeBody) -> CacheOptimizeOut:
     """Plan (force=false) or apply (force=true, up to medium risk) the optimizer's actions."""
-    request = body or OptimizeIn()
+    request = body
     optimizer = _optimizer(state)
     trigger = Trigger.FORCED if request.force else Trigger.REQUEST
     try:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 import psycopg
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 
 from perfpilot.api.auth import Writer
 from perfpilot.api.database_models import DatabaseOptimizeOut, DatabaseReportOut, OutcomeOut
 from perfpilot.api.deps import State
-from perfpilot.api.models import OptimizeIn
+from perfpilot.api.optimize_body import OptimizeBody
 from perfpilot.api.state import ServiceState
 from perfpilot.core.risk import Trigger
 from perfpilot.database.tuner import DatabaseTuner, UnknownActions
@@ -43,11 +42,9 @@ async def database_report(state: State) -> DatabaseReportOut:
 
 
 @router.post("/optimize", response_model=DatabaseOptimizeOut)
-async def database_optimize(
-    state: State, _: Writer, body: Annotated[OptimizeIn | None, Body()] = None
-) -> DatabaseOptimizeOut:
+async def database_optimize(state: State, _: Writer, body: OptimizeBody) -> DatabaseOptimizeOut:
     """Plan (force=false) or apply (force=true, up to medium risk) the tuner's actions."""
-    request = body or OptimizeIn()
+    request = body
     tuner = _tuner(state)
     trigger = Trigger.FORCED if request.force else Trigger.REQUEST
     try:

@@ -24,6 +24,7 @@ from perfpilot.api.models import (
     OptimizationThresholdsOut,
     ResolveIn,
     ScheduledTaskOut,
+    ScoreOut,
     StatusOut,
     ThresholdsOut,
 )
@@ -33,6 +34,7 @@ from perfpilot.core.health import HealthState, overall
 from perfpilot.core.settings import AlertLevels
 from perfpilot.monitor.model import AlertStatus, Severity
 from perfpilot.monitor.sample import CPU, DISK_PREFIX, MEMORY, SWAP
+from perfpilot.optimizer.score import FORMULA, performance_score
 from perfpilot.scheduler.status import task_views
 
 router = APIRouter(prefix="/api/v1/performance", tags=["performance"])
@@ -152,6 +154,21 @@ def resolve_alert(
     return AlertOut.model_validate(alert)
 
 
+def _score(state: ServiceState, counts: dict[Severity, int]) -> ScoreOut:
+    latest, s = state.monitor.latest, state.settings
+    disk = max((d.percent for d in latest.disks), default=None) if latest else None
+    score = performance_score(
+        {
+            "cpu": (latest.cpu_percent if latest else None, s.cpu_threshold),
+            "memory": (latest.memory_percent if latest else None, s.memory_threshold),
+            "disk": (disk, s.disk_threshold),
+        },
+        critical=counts.get(Severity.CRITICAL, 0),
+        warning=counts.get(Severity.WARNING, 0),
+    )
+    return ScoreOut(value=score.value, formula=FORMULA, components=score.penalties)
+
+
 @router.get("/status", response_model=StatusOut)
 def service_status(state: State) -> StatusOut:
     """Overall state, every component's health and the firing alerts."""
@@ -169,7 +186,10 @@ def service_status(state: State) -> StatusOut:
         active_alerts=AlertSummaryOut(
             firing=sum(counts.values()), by_severity={sev: counts.get(sev, 0) for sev in Severity}
         ),
-        optimization_actions_today=None,
+        optimization_actions_today=(
+            state.optimizer.actions_today(now) if state.optimizer is not None else None
+        ),
+        performance_score=_score(state, counts),
         notes=notes,
         scheduled_tasks=_scheduled_tasks(state, now),
     )

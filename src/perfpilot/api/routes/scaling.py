@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.encoders import jsonable_encoder
+from pydantic import ValidationError
 
 from perfpilot.api.auth import Writer
 from perfpilot.api.deps import State
+from perfpilot.api.models import OptimizeIn
 from perfpilot.api.scaling_models import (
     DecisionOut,
     EvaluateOut,
@@ -75,13 +79,33 @@ async def scaling_evaluate(state: State, _: Writer) -> EvaluateOut:
     return EvaluateOut(decisions=[DecisionOut.model_validate(d) for d in decisions])
 
 
+async def _execute_in(request: Request) -> ExecuteIn:
+    """The shared ``{"force", "actions"}`` body (actions = decision ids), or the older
+    ``{"force", "decision_ids"}``; read as JSON whatever the Content-Type says."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+        if isinstance(data, dict) and "decision_ids" in data:
+            return ExecuteIn.model_validate(data)
+        shared = OptimizeIn.model_validate(data)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"body is not JSON: {exc}"
+        ) from exc
+    except ValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, jsonable_encoder(exc.errors(include_url=False))
+        ) from exc
+    return ExecuteIn(decision_ids=shared.actions, force=shared.force)
+
+
 @router.post("/execute", response_model=ExecuteOut)
 async def scaling_execute(
-    state: State, _: Writer, body: Annotated[ExecuteIn | None, Body()] = None
+    state: State, _: Writer, body: Annotated[ExecuteIn, Depends(_execute_in)]
 ) -> ExecuteOut:
     """Carry out a fresh evaluation, or the named decisions; ``force`` includes decisions below
     their tier's confidence. Bounds, cooldowns and stabilization hold either way."""
-    request = body or ExecuteIn()
+    request = body
     scaler = _scaler(state)
     try:
         results = await asyncio.to_thread(scaler.execute, request.decision_ids, request.force)

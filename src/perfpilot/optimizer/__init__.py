@@ -1,0 +1,1 @@
+"""The Performance Optimizer: consolidated analysis, actions with measured impact, history."""
