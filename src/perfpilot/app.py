@@ -476,7 +476,8 @@ def build_scaler(
     runtimes = []
     for service in cfg.services:
         backend = backend_for(service)
-        runtimes.append(ServiceRuntime(service, backend, usage_for(service, backend)))
+        usage = usage_for(service, backend, clock.monotonic)
+        runtimes.append(ServiceRuntime(service, backend, usage))
     repository = ScalingRepository(store.runner) if store is not None else None
     parts = ScalerParts(
         clock=clock,

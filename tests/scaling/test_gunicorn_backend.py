@@ -100,9 +100,11 @@ def test_scaler_scales_gunicorn_from_its_own_cpu(gunicorn_pidfile: Path) -> None
         }
     )
     backend = backend_for(service)
-    usage = usage_for(service, backend)
-    assert usage is not None
     clock = ManualClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    # CPU is averaged over the manual clock's intervals, so a reading taken milliseconds after
+    # the previous one cannot turn a worker's stray millisecond of CPU into a high percentage.
+    usage = usage_for(service, backend, clock.monotonic)
+    assert usage is not None
     scaler = AutoScaler(
         ScalingConfig(services=(service,)),
         [ServiceRuntime(service, backend, usage)],

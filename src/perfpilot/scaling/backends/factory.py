@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -29,7 +30,11 @@ def backend_for(service: ServiceConfig) -> ScalingBackend:
     return DryRunBackend(service.min_instances)
 
 
-def usage_for(service: ServiceConfig, backend: ScalingBackend) -> UsageReader | None:
+def usage_for(
+    service: ServiceConfig,
+    backend: ScalingBackend,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> UsageReader | None:
     """Per-instance CPU and memory of the service's own processes, where the backend has them.
 
     gunicorn: the master's workers. Kubernetes pod metrics are not read yet: configure
@@ -40,4 +45,6 @@ def usage_for(service: ServiceConfig, backend: ScalingBackend) -> UsageReader | 
     budget = service.backend.memory_limit_bytes or (
         psutil.virtual_memory().total // service.max_instances
     )
-    return ProcessTreeUsage(lambda: workers(backend.master()), budget, time.monotonic)
+    # The interval CPU is averaged over comes from the caller's clock, like every other
+    # time in a decision.
+    return ProcessTreeUsage(lambda: workers(backend.master()), budget, monotonic)
