@@ -224,6 +224,9 @@ async def compression(r: aioredis.Redis, plan: Plan) -> dict[str, float]:
 
 
 TARGETS: dict[str, tuple[str, float]] = {
+    # The issue's sweep targets: >= 25k keys/s through redis-py (the pipeline), >= 50k when
+    # one server-side script per batch blocks Redis under 2 ms (see ``target_of``).
+    "sweep.pipeline.keys_per_s": (">=", 25_000),
     "sweep.script.keys_per_s": (">=", 25_000),
     "hotkeys.client_topk_precision_at_100": (">=", 0.95),
     "compression.10kb.ratio": (">=", 4.0),
@@ -233,10 +236,23 @@ TARGETS: dict[str, tuple[str, float]] = {
 }
 
 
-def verdict(name: str, value: float) -> str:
-    if name not in TARGETS:
+# A script batch that blocks Redis for less than this must reach the higher sweep target.
+SCRIPT_BLOCK_LIMIT_MS = 2.0
+
+
+def target_of(name: str, figures: dict[str, float]) -> tuple[str, float] | None:
+    """The target a figure is held to; the scripted sweep's depends on its block time."""
+    if name == "sweep.script.keys_per_s":
+        block = figures.get("sweep.script.block_ms_per_batch", float("inf"))
+        return (">=", 50_000 if block < SCRIPT_BLOCK_LIMIT_MS else 25_000)
+    return TARGETS.get(name)
+
+
+def verdict(name: str, value: float, figures: dict[str, float]) -> str:
+    found = target_of(name, figures)
+    if found is None:
         return "reported"
-    op, target = TARGETS[name]
+    op, target = found
     ok = value >= target if op == ">=" else value <= target
     return f"{'PASS' if ok else 'MISS'} ({op} {target:g})"
 
@@ -256,7 +272,7 @@ async def measure(plan: Plan) -> dict[str, float]:
 
 
 def section(figures: dict[str, float]) -> str:
-    rows = [f"| `{k}` | {v:,.3f} | {verdict(k, v)} |" for k, v in figures.items()]
+    rows = [f"| `{k}` | {v:,.3f} | {verdict(k, v, figures)} |" for k, v in figures.items()]
     return "\n".join(
         [
             SECTION_START,
@@ -313,7 +329,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     figures = asyncio.run(measure(QUICK if args.quick else FULL))
     for name, value in figures.items():
-        print(f"{name} = {value:.6g}  [{verdict(name, value)}]")
+        print(f"{name} = {value:.6g}  [{verdict(name, value, figures)}]")
     if not args.quick:
         write_section(args.output, section(figures))
     return 0
