@@ -14,6 +14,7 @@ from perfpilot.scaling.backends.command import CommandBackend
 from perfpilot.scaling.backends.dryrun import DryRunBackend
 from perfpilot.scaling.backends.gunicorn import GunicornBackend, workers
 from perfpilot.scaling.backends.kubernetes import KubernetesBackend
+from perfpilot.scaling.backends.pod_metrics import PodMetricsUsage
 from perfpilot.scaling.backends.usage import ProcessTreeUsage
 from perfpilot.scaling.service import UsageReader
 
@@ -35,16 +36,17 @@ def usage_for(
     backend: ScalingBackend,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> UsageReader | None:
-    """Per-instance CPU and memory of the service's own processes, where the backend has them.
+    """Per-instance CPU and memory of the service's own instances, where the backend has them.
 
-    gunicorn: the master's workers. Kubernetes pod metrics are not read yet: configure
-    PERFORMANCE_PROMETHEUS_URL for application metrics instead.
+    gunicorn: the master's workers. Kubernetes: the Deployment's or StatefulSet's pods in the
+    metrics API, against their requests; none for an ``hpa`` target, whose HPA reads them.
     """
+    cfg = service.backend
+    if isinstance(backend, KubernetesBackend):
+        return PodMetricsUsage(cfg) if cfg.target_kind != "hpa" else None
     if not isinstance(backend, GunicornBackend):
         return None
-    budget = service.backend.memory_limit_bytes or (
-        psutil.virtual_memory().total // service.max_instances
-    )
+    budget = cfg.memory_limit_bytes or (psutil.virtual_memory().total // service.max_instances)
     # The interval CPU is averaged over comes from the caller's clock, like every other
     # time in a decision.
     return ProcessTreeUsage(lambda: workers(backend.master()), budget, monotonic)
