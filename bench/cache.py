@@ -29,7 +29,9 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import redis
 import redis.asyncio as aioredis
+from redis.utils import HIREDIS_AVAILABLE
 
 from cache_hit_ratio import Workload, compare
 from perfpilot.cache.client import CacheClient
@@ -280,7 +282,9 @@ def section(figures: dict[str, float]) -> str:
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on"
             f" {platform.processor() or platform.machine()}, Python {platform.python_version()},"
-            f" redis-py without hiredis, a private Redis 7.0 (allkeys-lfu) on loopback."
+            f" redis-py {redis.__version__}"
+            f" {'with' if HIREDIS_AVAILABLE else 'without'} the hiredis reply parser,"
+            " a private Redis 7.0 (allkeys-lfu) on loopback."
             f" Reproduce: `{REPRODUCE}`",
             "",
             "Sweep: every key read with TYPE, PTTL, MEMORY USAGE SAMPLES 5 and OBJECT FREQ, by one",
