@@ -3,15 +3,14 @@ and applies what auto-optimize allows (TTLs on TTL-less managed keys), nothing o
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from tests.scheduler.runs import run_task_and_wait
 
-from perfpilot.api.state import ServiceState
 from perfpilot.app import create_app
 from perfpilot.core.clock import ManualClock
 from perfpilot.core.settings import load_settings
@@ -37,21 +36,6 @@ def start(tmp_path: Path, dsn: str, redis_url: str, auto_optimize: str) -> TestC
     return TestClient(create_app(settings, clock), client=("127.0.0.1", 5000))
 
 
-def run_task(client: TestClient) -> dict[str, object]:
-    response = client.post(f"{BASE}/tasks/{TASK}/run")
-    assert response.status_code == 202, response.text
-    state: ServiceState = client.app.state.perfpilot  # type: ignore[attr-defined]
-    assert state.scheduler is not None
-    client.portal.call(state.scheduler.wait_attempts)  # type: ignore[union-attr]
-    deadline = time.monotonic() + 30
-    while True:
-        runs = client.get(f"{BASE}/tasks/{TASK}/runs").json()["runs"]
-        if runs and runs[0]["status"] not in ("running", "pending"):
-            return dict(runs[0])
-        assert time.monotonic() < deadline, runs
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize(("auto_optimize", "expires"), [("true", True), ("false", False)])
 def test_the_scheduled_run_sweeps_and_sets_ttls_when_allowed(
     tmp_path: Path, pg_dsn: str, redis_url: str, auto_optimize: str, expires: bool
@@ -65,7 +49,7 @@ def test_the_scheduled_run_sweeps_and_sets_ttls_when_allowed(
             tasks = {t["id"]: t for t in client.get(f"{BASE}/tasks").json()["tasks"]}
             assert tasks[TASK]["enabled"] is True
             assert tasks[TASK]["unavailable_reason"] is None
-            run = run_task(client)
+            run = run_task_and_wait(client, TASK)
         assert run["status"] == "succeeded", run
         summary = str(run["summary"])
         assert "swept 11 keys" in summary

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from tests.scheduler.runs import run_task_and_wait
 
-from perfpilot.api.state import ServiceState
 from perfpilot.app import create_app
 from perfpilot.core.clock import ManualClock
 from perfpilot.core.settings import load_settings
@@ -56,21 +55,6 @@ def last_vacuum_set(dsn: str) -> bool:
     return bool(row and row[0])
 
 
-def run_task(client: TestClient) -> dict[str, object]:
-    response = client.post(f"{BASE}/tasks/db_maintenance_daily/run")
-    assert response.status_code == 202, response.text
-    state: ServiceState = client.app.state.perfpilot  # type: ignore[attr-defined]
-    assert state.scheduler is not None
-    client.portal.call(state.scheduler.wait_attempts)  # type: ignore[union-attr]
-    deadline = time.monotonic() + 30
-    while True:
-        runs = client.get(f"{BASE}/tasks/db_maintenance_daily/runs").json()["runs"]
-        if runs and runs[0]["status"] not in ("running", "pending"):
-            return dict(runs[0])
-        assert time.monotonic() < deadline, runs
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize(("auto_optimize", "vacuumed"), [("true", True), ("false", False)])
 def test_db_maintenance_vacuums_due_tables_when_allowed(
     tmp_path: Path, due_table: str, redis_url: str, auto_optimize: str, vacuumed: bool
@@ -78,7 +62,7 @@ def test_db_maintenance_vacuums_due_tables_when_allowed(
     with start(tmp_path, due_table, redis_url, auto_optimize) as client:
         tasks = {t["id"]: t for t in client.get(f"{BASE}/tasks").json()["tasks"]}
         assert tasks["db_maintenance_daily"]["enabled"] is True
-        run = run_task(client)
+        run = run_task_and_wait(client, "db_maintenance_daily")
     assert run["status"] == "succeeded", run
     assert "messages" in str(run["summary"])
     assert last_vacuum_set(due_table) is vacuumed

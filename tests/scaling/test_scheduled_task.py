@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.scaling.test_scaling_api import CONFIG
+from tests.scheduler.runs import run_task_and_wait
 from tests.test_app import clock, service_factory, state_of  # noqa: F401
 
 BASE = "/api/v1/performance/scheduler"
 TASK = "scaling_evaluation_peak"
-
-
-def finished_run(client: TestClient) -> dict[str, Any]:
-    scheduler = state_of(client).scheduler
-    assert scheduler is not None
-    client.portal.call(scheduler.wait_attempts)  # type: ignore[union-attr]
-    deadline = time.monotonic() + 30
-    while True:
-        runs = client.get(f"{BASE}/tasks/{TASK}/runs").json()["runs"]
-        if runs and runs[0]["status"] not in ("running", "pending"):
-            return dict(runs[0])
-        assert time.monotonic() < deadline, runs
-        time.sleep(0.05)
 
 
 def test_peak_evaluation_task_evaluates_every_service_and_records_it(
@@ -35,8 +21,7 @@ def test_peak_evaluation_task_evaluates_every_service_and_records_it(
     assert task["cron_expression"] == "*/30 8-22 * * *"
     assert task["unavailable_reason"] is None
     before = len(client.get("/api/v1/performance/scaling/status").json()["recent_decisions"])
-    assert client.post(f"{BASE}/tasks/{TASK}/run").status_code == 202
-    run = finished_run(client)
+    run = run_task_and_wait(client, TASK)
     assert run["status"] == "succeeded", run
     # The peak schedule's floor of 4 is above the dry-run service's 2 instances.
     assert run["summary"] == "1 services evaluated; proposed: agente-api 2->4"
