@@ -16,11 +16,11 @@ from perfpilot.api.cache_models import CacheOutcomeOut, CacheReportOut
 from perfpilot.app import build_cache_optimizer
 from perfpilot.cache.optimizer import CacheOptimizer, UnknownActions
 from perfpilot.cli.common import (
-    EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
     emit_json,
     fail,
+    finish_outcomes,
     load_or_exit,
     with_progress,
 )
@@ -89,14 +89,7 @@ def optimize(
         except UnknownActions as exc:
             fail(exc)
     rows = [CacheOutcomeOut.of(o) for o in outcomes]
-    if as_json:
-        emit_json([r.model_dump(mode="json") for r in rows])
-    else:
-        table = Table("id", "kind", "risk", "target", "outcome", "detail")
-        for r in rows:
-            table.add_row(r.id, r.kind, r.risk, r.target, r.outcome, r.detail)
-        Console().print(table)
-    raise typer.Exit(EXIT_ERROR if any(r.outcome == "failed" for r in rows) else EXIT_OK)
+    finish_outcomes(rows, ("id", "kind", "risk", "target", "outcome", "detail"), as_json)
 
 
 def _render(console: Console, out: CacheReportOut) -> None:

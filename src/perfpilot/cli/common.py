@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
+from rich.table import Table
 
 from perfpilot.core.errors import ConfigError
 from perfpilot.core.settings import Settings, load_settings
@@ -50,3 +52,16 @@ def with_progress(
 def emit_json(data: object) -> None:
     """Data as indented JSON on stdout (datetimes and the like as strings)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def finish_outcomes(rows: Sequence[BaseModel], columns: Sequence[str], as_json: bool) -> None:
+    """Print action outcomes (JSON or a table of ``columns``); exit 2 if one failed, else 0."""
+    if as_json:
+        emit_json([row.model_dump(mode="json") for row in rows])
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*(str(getattr(row, column)) for column in columns))
+        Console().print(table)
+    failed = any(getattr(row, "outcome", None) == "failed" for row in rows)
+    raise typer.Exit(EXIT_ERROR if failed else EXIT_OK)

@@ -14,11 +14,11 @@ from rich.table import Table
 from perfpilot.api.database_models import DatabaseReportOut, OutcomeOut
 from perfpilot.app import build_tuner
 from perfpilot.cli.common import (
-    EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
     emit_json,
     fail,
+    finish_outcomes,
     load_or_exit,
     with_progress,
 )
@@ -107,15 +107,7 @@ def optimize(
         except UnknownActions as exc:
             fail(exc)
     rows = [OutcomeOut.of(o) for o in outcomes]
-    if as_json:
-        emit_json([r.model_dump(mode="json") for r in rows])
-    else:
-        table = Table("id", "kind", "risk", "outcome", "statement", "detail")
-        for row in rows:
-            table.add_row(row.id, row.kind, row.risk, row.outcome, row.statement, row.detail)
-        Console().print(table)
-    failed = any(r.outcome == "failed" for r in rows)
-    raise typer.Exit(EXIT_ERROR if failed else EXIT_OK)
+    finish_outcomes(rows, ("id", "kind", "risk", "outcome", "statement", "detail"), as_json)
 
 
 def _render_report(console: Console, out: DatabaseReportOut) -> None:

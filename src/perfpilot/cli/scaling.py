@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from perfpilot.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, err, load_or_exit
+from perfpilot.cli.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    emit_json,
+    err,
+    load_or_exit,
+)
 from perfpilot.core.errors import ConfigError
 from perfpilot.core.scaling_config import ServiceConfig
 from perfpilot.core.settings import read_config_file
@@ -50,10 +55,6 @@ def _request(method: str, url: str | None, path: str) -> dict[str, object]:
     return body
 
 
-def _emit(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
 def _decisions_table(decisions: list[dict[str, object]]) -> Table:
     table = Table("service", "current", "desired", "confidence", "acts", "reason")
     for d in decisions:
@@ -73,7 +74,7 @@ def status(url: UrlOption = None, as_json: JsonFlag = False) -> None:
     """Services, observed and desired counts, cooldowns left, from a running service."""
     body = _request("GET", url, "/status")
     if as_json:
-        _emit(body)
+        emit_json(body)
         raise typer.Exit(EXIT_OK)
     table = Table("service", "tier", "backend", "current", "desired", "cooldown up/down s")
     services = body["services"]
@@ -98,7 +99,7 @@ def evaluate(url: UrlOption = None, as_json: JsonFlag = False) -> None:
     decisions = body["decisions"]
     assert isinstance(decisions, list)
     if as_json:
-        _emit(decisions)
+        emit_json(decisions)
     else:
         Console().print(_decisions_table(decisions))
     moving = any(d["direction"] != "hold" for d in decisions)
@@ -136,7 +137,7 @@ def simulate_trace(
             simulate(points, hpa_policy(chosen, model), model, "hpa", gate_confidence=False),
         ]
     if as_json:
-        _emit([_as_dict(r) for r in results])
+        emit_json([_as_dict(r) for r in results])
     else:
         _render(chosen, model, results)
 
