@@ -39,6 +39,7 @@ from perfpilot.core.clock import Clock, SystemClock
 from perfpilot.core.health import HealthSource, NotInstalled
 from perfpilot.core.risk import RiskPolicy
 from perfpilot.core.settings import Settings
+from perfpilot.core.urls import redact_url
 from perfpilot.core.watch import ConnectionWatch
 from perfpilot.database.activity import DatabaseActivity
 from perfpilot.database.connection import check_postgres
@@ -240,12 +241,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     registry = build_registry(monitor, monitor.parts.alerts)
     database = ConnectionWatch(
         "database",
-        _redact(settings.database_dsn),
+        redact_url(settings.database_dsn),
         lambda: check_postgres(settings.database_dsn),
         clock,
     )
     cache = ConnectionWatch(
-        "cache", _redact(settings.redis_dsn), lambda: check_redis(settings.redis_dsn), clock
+        "cache", redact_url(settings.redis_dsn), lambda: check_redis(settings.redis_dsn), clock
     )
 
     async def check_store() -> str:
@@ -423,7 +424,7 @@ def build_cache_optimizer(
     ``peak`` (the monitor's CPU forecast in the service) lets it preload before a peak."""
     return CacheOptimizer(
         url or settings.redis_dsn,
-        _redact(url or settings.redis_dsn),
+        redact_url(url or settings.redis_dsn),
         settings.file.cache,
         settings.cache_managed_prefixes,
         clock,
@@ -491,16 +492,6 @@ def build_scaler(
     scaler = AutoScaler(cfg, runtimes, parts, enabled=settings.auto_scaling_enabled)
     scaler.restore()
     return scaler
-
-
-def _redact(dsn: str) -> str:
-    """The URL without its password, for logs and /readyz."""
-    scheme, sep, rest = dsn.partition("://")
-    if not sep or "@" not in rest:
-        return dsn
-    credentials, _, location = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{location}" if user else f"{scheme}://{location}"
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,7 @@ from perfpilot.cache.connection import check_redis
 from perfpilot.core.clock import SystemClock
 from perfpilot.core.health import ComponentHealth, HealthState, overall
 from perfpilot.core.settings import Settings
+from perfpilot.core.urls import redact_url
 from perfpilot.core.watch import ConnectionWatch
 from perfpilot.database.connection import check_postgres
 from perfpilot.monitor.sample import resource_levels
@@ -118,15 +119,7 @@ def config_summary(settings: Settings) -> dict[str, Any]:
     data["api_token"] = "set" if settings.api_token else "not set"
     for key in ("database_url", "redis_url", "store_url"):
         if data.get(key):
-            data[key] = _mask(str(data[key]))
+            data[key] = redact_url(str(data[key]))
     data["alerts"] = settings.file.alerts.model_dump(mode="json")
     data["monitor"] = settings.file.monitor.model_dump(mode="json")
     return data
-
-
-def _mask(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, location = rest.rpartition("@")
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{location}"

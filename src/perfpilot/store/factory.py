@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from perfpilot.core.errors import ConfigError
+from perfpilot.core.urls import redact_url
 from perfpilot.store.base import Store
 from perfpilot.store.postgres import PostgresStore
 from perfpilot.store.sqlite import SqliteStore
@@ -13,7 +12,6 @@ ENV_NAME = "PERFORMANCE_STORE_URL"
 # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute.db, sqlite:///:memory:
 _SQLITE_PREFIX = "sqlite:///"
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
 def open_store(url: str) -> Store:
@@ -27,9 +25,9 @@ def open_store(url: str) -> Store:
         if url.startswith(_POSTGRES_SCHEMES):
             return PostgresStore(url)
     except ValueError as exc:
-        raise ConfigError(f"{ENV_NAME}={redact(url)!r}: {exc}") from exc
+        raise ConfigError(f"{ENV_NAME}={redact_url(url)!r}: {exc}") from exc
     raise ConfigError(
-        f"{ENV_NAME}={redact(url)!r}: unsupported store URL; expected sqlite:///PATH,"
+        f"{ENV_NAME}={redact_url(url)!r}: unsupported store URL; expected sqlite:///PATH,"
         " postgresql://... or postgres://..."
     )
 
@@ -37,8 +35,3 @@ def open_store(url: str) -> Store:
 def is_postgres_url(url: str) -> bool:
     """Whether ``url`` names a PostgreSQL store (else SQLite)."""
     return url.startswith(_POSTGRES_SCHEMES)
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    return _PASSWORD.sub(r"\1:***@", url)
