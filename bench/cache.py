@@ -33,6 +33,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.utils import HIREDIS_AVAILABLE
 
+import docsection
 from cache_hit_ratio import Workload, compare
 from perfpilot.cache.client import CacheClient
 from perfpilot.cache.codec import Codec
@@ -315,15 +316,8 @@ def section(figures: dict[str, float]) -> str:
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of ``path`` (re-read now), keeping everything else."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if SECTION_START in current and SECTION_END in current:
-        head, _, rest = current.partition(SECTION_START)
-        _, _, tail = rest.partition(SECTION_END)
-        current = head + text + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(current, encoding="utf-8")
+    """Replace this benchmark's section of ``path``, keeping everything else."""
+    docsection.write_section(path, text, SECTION_START, SECTION_END)
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+import docsection
 from index_advisor_hotel import TEMPLATES, Size
 from perfpilot.database.advisor import AdvisorReport, WorkloadQuery
 
@@ -230,14 +231,5 @@ def _not_costed(figures: Figures) -> list[str]:
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of ``path``, keeping everything else in the file.
-
-    The file is read right before writing: other benchmarks write their own sections."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if SECTION_START in current and SECTION_END in current:
-        head, _, rest = current.partition(SECTION_START)
-        _, _, tail = rest.partition(SECTION_END)
-        updated = head + text.rstrip("\n") + tail
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated, encoding="utf-8")
+    """Replace this benchmark's section of ``path``, keeping everything else."""
+    docsection.write_section(path, text, SECTION_START, SECTION_END)

@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+import docsection
 from perfpilot.core.clock import SystemClock
 from perfpilot.core.settings import MonitorConfig
 from perfpilot.monitor.history import SeriesHistory, history_capacity
@@ -592,17 +593,9 @@ def latency_table(report: Report, d: Durations) -> list[str]:
     ]
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path``, keeping anything else in the file."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if SECTION_START in text and SECTION_END in text:
-        head, _, rest = text.partition(SECTION_START)
-        _, _, tail = rest.partition(SECTION_END)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of ``path``, keeping everything else."""
+    docsection.write_section(path, text, SECTION_START, SECTION_END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+import docsection
 from perfpilot.core.scaling_config import ServiceConfig
 from perfpilot.scaling.simulate import (
     CapacityModel,
@@ -193,14 +194,9 @@ def section(rows: list[tuple[str, SimulationResult, SimulationResult, list[str]]
     )
 
 
-def write_section(output: Path, text: str) -> None:
-    current = output.read_text(encoding="utf-8") if output.exists() else "# Benchmarks\n"
-    if SECTION_START in current and SECTION_END in current:
-        head, rest = current.split(SECTION_START, 1)
-        _, tail = rest.split(SECTION_END, 1)
-        output.write_text(head + text + tail, encoding="utf-8")
-    else:
-        output.write_text(current.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of ``path``, keeping everything else."""
+    docsection.write_section(path, text, SECTION_START, SECTION_END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import docsection
 from perfpilot.scheduler.catalog import TaskRegistry
 from perfpilot.scheduler.engine import EngineConfig, Scheduler
 from perfpilot.scheduler.task import ScheduledTask
@@ -198,17 +199,9 @@ def markdown(result: Result, plan: Plan) -> str:
     )
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path``, keeping anything else in the file."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    if SECTION_START in text and SECTION_END in text:
-        head, _, rest = text.partition(SECTION_START)
-        _, _, tail = rest.partition(SECTION_END)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of ``path``, keeping everything else."""
+    docsection.write_section(path, text, SECTION_START, SECTION_END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
