@@ -12,7 +12,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,7 @@ import psycopg
 import pytest
 import redis
 from psycopg import sql
+from tests.ports import free_port
 
 INSTALL_HINT = "run `make test` or `scripts/install-system-deps` (as root) to install it"
 READY_TIMEOUT_S = 30.0
@@ -87,13 +87,6 @@ class RedisServer:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _scratch_dir(prefix: str) -> Path:
@@ -223,7 +216,7 @@ def _start_postgres(bindir: Path, base: Path, prefix: list[str]) -> PgServer:
         conf.write(PG_CONF.format(socket_dir=base))
     for _ in range(START_ATTEMPTS):
         # The port is free when chosen but could be taken before postgres binds it: retry.
-        port = _free_port()
+        port = free_port()
         start = [*prefix, str(bindir / "pg_ctl"), "start", "-D", str(data), "-l", str(log)]
         start += ["-w", "-t", str(int(READY_TIMEOUT_S)), "-o", f"-p {port}"]
         # pg_ctl -w already notices a postmaster that dies; pg_isready then confirms that
@@ -321,7 +314,7 @@ def _start_redis(binary: str, base: Path) -> tuple[RedisServer, subprocess.Popen
     # config errors it prints to stderr before logging is set up.
     log = base / "redis.log"
     for _ in range(START_ATTEMPTS):
-        port = _free_port()
+        port = free_port()
         cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
         cmd += ["--appendonly", "no", "--dir", str(base), "--pidfile", str(base / REDIS_PIDFILE)]
         with log.open("ab") as out:

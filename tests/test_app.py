@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.ports import free_port
 
 from perfpilot.api.state import ServiceState
 from perfpilot.app import create_app
@@ -18,13 +18,6 @@ from perfpilot.core.clock import ManualClock
 from perfpilot.core.settings import Settings, load_settings
 
 T0 = datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
@@ -114,7 +107,7 @@ def test_healthz_and_readyz_report_each_component(
 def test_unreachable_database_and_cache_are_unavailable_with_reason(
     service_factory: Callable[..., TestClient],
 ) -> None:
-    dead = _free_port()
+    dead = free_port()
     client = service_factory(
         {
             "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{dead}/postgres",

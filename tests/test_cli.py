@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.ports import free_port
 
 CLI = [sys.executable, "-m", "perfpilot"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def run_cli(
@@ -94,7 +87,7 @@ def test_status_local_checks_host_database_and_cache(base_env: dict[str, str]) -
 
 
 def test_status_without_a_service_exits_2(base_env: dict[str, str]) -> None:
-    port = _free_port()
+    port = free_port()
     result = run_cli(["status", "--url", f"http://127.0.0.1:{port}"], base_env)
     assert result.returncode == 2
     assert "perfpilot serve" in result.stderr
@@ -102,7 +95,7 @@ def test_status_without_a_service_exits_2(base_env: dict[str, str]) -> None:
 
 @pytest.fixture
 def served(base_env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFORMANCE_")}
     env |= base_env | {"PERFORMANCE_PORT": str(port)}
     process = subprocess.Popen(

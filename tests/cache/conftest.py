@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
+from tests.ports import free_port
 
 from perfpilot.app import build_cache_optimizer
 from perfpilot.cache.optimizer import CacheOptimizer
@@ -83,7 +83,7 @@ def lfu(redis_url: str) -> Iterator[None]:
 @pytest.fixture
 def replica_url(redis_server: RedisServer, redis_url: str, tmp_path: Path) -> Iterator[str]:
     """A second redis-server, a read-only replica of the session one, in sync; stopped after."""
-    port = _free_port()
+    port = free_port()
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     cmd += ["--dir", str(tmp_path), "--replicaof", redis_server.host, str(redis_server.port)]
@@ -112,10 +112,3 @@ def replica_url(redis_server: RedisServer, redis_url: str, tmp_path: Path) -> It
         proc.wait(timeout=10)
         primary.config_set("repl-diskless-sync-delay", delay)
         primary.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
