@@ -3,7 +3,8 @@
 Never KEYS: SCAN walks the keyspace in steps of ``scan_count`` and the sweep stops at its key
 count or time budget, returning the cursor to resume from. Each step's keys are read in one
 round trip, by one Lua script per ``script_batch`` keys (atomic per batch, so a key cannot
-expire between its fields) or, where scripting is unavailable, by a pipeline.
+expire between its fields) or, where scripting is unavailable, by one packed batch of plain
+commands (``perfpilot.cache.packed``).
 
 The sweep's TYPE, PTTL and OBJECT lookups count as keyspace hits (or misses) in INFO on Redis
 7.0 and later; MEMORY USAGE does not. Each one is counted here from its reply so the reported
@@ -16,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from perfpilot.cache.packed import KeyCommand, exchange, pack_for_keys
 
 _COUNT_BY_TYPE = {
     "string": "STRLEN",
@@ -82,6 +85,8 @@ class SweepBudget:
     memory_samples: int = 5
     big_key_bytes: int = 1 << 20
     script_batch: int = 200
+    # Deadline for one step's replies on the pipeline path (a thousand keys take ~20 ms).
+    batch_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,32 +217,45 @@ def _count_script(kind: str, elements: int, tally: _Tally) -> None:
     tally.hits += 3 + (1 if elements >= 0 else 0)
 
 
+_TYPE = KeyCommand([b"TYPE"])
+_PTTL = KeyCommand([b"PTTL"])
+_FREQ = KeyCommand([b"OBJECT", b"FREQ"])
+_IDLETIME = KeyCommand([b"OBJECT", b"IDLETIME"])
+
+
 async def _read_pipeline(
     client: aioredis.Redis, keys: list[bytes], budget: SweepBudget, lfu: bool, tally: _Tally
 ) -> list[KeyReading]:
-    async with client.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.type(key)
-            pipe.pttl(key)
-            pipe.memory_usage(key, samples=budget.memory_samples)
-            pipe.object("FREQ" if lfu else "IDLETIME", key)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    memory = KeyCommand([b"MEMORY", b"USAGE"], [b"SAMPLES", str(budget.memory_samples).encode()])
+    commands = (_TYPE, _PTTL, memory, _FREQ if lfu else _IDLETIME)
+    replies = await exchange(
+        client, pack_for_keys(commands, keys), len(commands) * len(keys), budget.batch_timeout_s
+    )
     readings = []
     big: list[tuple[int, str]] = []
     for i, key in enumerate(keys):
         t, pttl, mem, signal = replies[4 * i : 4 * i + 4]
+        if isinstance(t, ResponseError) or not isinstance(pttl, int):
+            # TYPE and PTTL answer for any key; an error here is a refusal (ACL), not data.
+            raise t if isinstance(t, ResponseError) else _refused(pttl, "PTTL")
         kind = t.decode() if isinstance(t, bytes) else str(t)
         for exists in (kind != "none", pttl != -2, isinstance(signal, int)):
             tally.hits += exists
             tally.misses += not exists
         mem_i = mem if isinstance(mem, int) else -1
         signal_i = signal if isinstance(signal, int) else -1
-        readings.append(_reading(key, kind, int(pttl), mem_i, signal_i, -1, lfu))
+        readings.append(_reading(key, kind, pttl, mem_i, signal_i, -1, lfu))
         if mem_i >= budget.big_key_bytes and kind in _COUNT_BY_TYPE:
             big.append((len(readings) - 1, kind))
     if big:
         await _count_elements(client, readings, big, tally)
     return readings
+
+
+def _refused(reply: object, command: str) -> ResponseError:
+    if isinstance(reply, ResponseError):
+        return reply
+    return ResponseError(f"unexpected {command} reply {reply!r}")
 
 
 async def _count_elements(
