@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from perfpilot.cache import controlkeys as ck
 from perfpilot.cache.client import CacheClient, ClientConfig
-from perfpilot.cache.codec import MAGIC, Codec, is_compressed
+from perfpilot.cache.codec import MAGIC, Codec, CompressionPolicy, is_compressed
 from perfpilot.cache.topk import DecayingTopK
 
 FORBIDDEN = ("fastapi", "starlette", "psycopg", "pydantic", "numpy", "perfpilot.core")
@@ -55,6 +55,20 @@ def test_codec_round_trips_and_reads_plain_and_foreign_values() -> None:
     assert codec.decode(codec.encode(tricky)) == tricky
     # An unknown codec byte is not ours to decode: returned untouched.
     assert codec.decode(MAGIC + b"\x7fother") == MAGIC + b"\x7fother"
+
+
+def test_small_and_large_profiles_write_frames_any_client_reads() -> None:
+    small_first = Codec(CompressionPolicy(small_value_bytes=64 * 1024))
+    preset_only = Codec(CompressionPolicy(small_value_bytes=0))
+    for rows in (40, 200, 3000):  # ~2 KB and ~10 KB take the small profile, ~125 KB the preset
+        doc = _doc(rows)
+        for writer, reader in ((small_first, preset_only), (preset_only, small_first)):
+            packed = writer.encode(doc)
+            assert is_compressed(packed)
+            assert reader.decode(packed) == doc
+    # On repetitive JSON the small table loses nothing against the level-3 preset.
+    doc = _doc(200)
+    assert len(small_first.encode(doc)) <= len(preset_only.encode(doc)) * 1.05
 
 
 async def test_compression_through_redis_reads_legacy_values(
