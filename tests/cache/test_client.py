@@ -8,11 +8,17 @@ import os
 import subprocess
 import sys
 
+import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
+from tests.ports import free_port
 
 from perfpilot.cache import controlkeys as ck
 from perfpilot.cache.client import CacheClient, ClientConfig
 from perfpilot.cache.codec import MAGIC, Codec, CompressionPolicy, is_compressed
+from perfpilot.cache.packed import call, pack
 from perfpilot.cache.topk import DecayingTopK
 
 FORBIDDEN = ("fastapi", "starlette", "psycopg", "pydantic", "numpy", "perfpilot.core")
@@ -201,3 +207,83 @@ async def test_compression_is_not_attempted_where_it_keeps_failing(
     # Other namespaces were never affected.
     await cache.set("rates:doc", doc)
     assert is_compressed(await redis_client.get(b"rates:doc") or b"")
+
+
+async def test_large_and_binary_values_round_trip_exactly(redis_client: aioredis.Redis) -> None:
+    cache = CacheClient(redis_client)
+    noise = os.urandom(300_000)  # incompressible, sent as its own chunk (not copied)
+    key = b"blobs:\xff\r\n\x00"
+    await cache.set(key, noise, ttl_s=30)
+    assert await redis_client.get(key) == noise
+    assert 29_000 < await redis_client.pttl(key) <= 30_000
+    assert await cache.get(key) == noise
+    doc = _doc(20_000)  # ~1 MB of JSON: compressed with the level-3 preset
+    await cache.set("rates:year", doc)
+    assert await cache.get("rates:year") == doc
+
+
+async def test_error_replies_are_raised_and_nothing_is_written(
+    redis_client: aioredis.Redis,
+) -> None:
+    cache = CacheClient(redis_client)
+    await redis_client.rpush(b"queue:jobs", b"job-1")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await cache.get(b"queue:jobs")
+    policy = (await redis_client.config_get("maxmemory-policy"))["maxmemory-policy"]
+    await redis_client.config_set("maxmemory-policy", "noeviction")
+    await redis_client.config_set("maxmemory", "1")  # every write is now refused
+    try:
+        with pytest.raises(ResponseError, match="maxmemory"):
+            await cache.set(b"rates:a", _doc(50))
+    finally:
+        await redis_client.config_set("maxmemory", "0")
+        await redis_client.config_set("maxmemory-policy", policy)
+    assert await redis_client.exists(b"rates:a") == 0
+    assert await redis_client.lrange(b"queue:jobs", 0, -1) == [b"job-1"]
+    # The connection that carried the errors is still in step: the next reply is its own.
+    await cache.set(b"rates:a", b"fresh")
+    assert await cache.get(b"rates:a") == b"fresh"
+
+
+async def test_a_dropped_connection_is_retried_through_redis_py(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    app = aioredis.Redis.from_url(redis_url)
+    cache = CacheClient(app)
+    try:
+        await cache.set(b"rates:a", b"before")
+        killed = await redis_client.client_kill_filter(_type="normal", skipme=True)
+        assert killed >= 1
+        # Every pooled connection of the application is dead; the call still succeeds (the
+        # pool replaces a dead connection at checkout).
+        assert await cache.get(b"rates:a") == b"before"
+        await redis_client.client_kill_filter(_type="normal", skipme=True)
+        await cache.set(b"rates:a", b"after", ttl_s=60)
+        assert await redis_client.get(b"rates:a") == b"after"
+    finally:
+        await app.aclose()
+
+
+async def test_a_decoding_redis_client_still_gets_bytes_back(redis_url: str) -> None:
+    app = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    cache = CacheClient(app)
+    try:
+        await cache.set(b"rates:a", _doc(100))
+        assert await cache.get(b"rates:a") == _doc(100)
+    finally:
+        await app.aclose()
+
+
+async def test_an_unreachable_server_goes_to_redis_pys_own_path() -> None:
+    calls: list[str] = []
+
+    async def fallback() -> list[object]:
+        calls.append("fallback")
+        return [b"from redis-py"]
+
+    nobody = aioredis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))
+    try:
+        assert await call(nobody, pack(b"GET", b"k"), 1, fallback) == [b"from redis-py"]
+    finally:
+        await nobody.aclose()
+    assert calls == ["fallback"]

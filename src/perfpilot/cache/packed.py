@@ -1,10 +1,13 @@
-"""Many key commands in one write on one pooled connection, the replies read under one deadline.
+"""Commands packed by us, sent in one write on a pooled connection, replies read raw under one
+deadline. Client-safe: only redis-py.
 
-redis-py's ``Pipeline`` spends about 60 us of Python per command on the sweep's batches: each
-command goes through the generic argument encoder and packer, each reply arms its own timeout
-timer and runs a response callback. The sweep's pipeline path sends four commands per key for
-a thousand keys a step, so it packs them here from templates packed once, and reads the raw
-replies (about 6x the keys per second on the same server).
+redis-py's generic command path is written for every command and option: each command goes
+through the argument encoder and packer, each reply arms its own timeout timer and runs a
+response callback. That costs about 60 us of Python per command in a ``Pipeline`` of the
+sweep's batches (four commands per key, a thousand keys a step), and about 25 us on a single
+GET or SET, more than zstd takes for a 10 KB value. The sweep packs its commands from
+templates packed once (about 6x the keys per second on the same server); the cache client
+sends its GETs and SETs the same way.
 
 Error replies come back in their place as ``ResponseError`` values, like
 ``Pipeline.execute(raise_on_error=False)``. Any other failure (deadline, dropped connection,
@@ -16,16 +19,35 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# An argument longer than this is sent as its own chunk instead of being copied into the
+# command's bytes (a 1 MB value would otherwise be copied once more just to be framed).
+_COPY_LIMIT = 16 * 1024
 
 
 def bulk(arg: bytes) -> bytes:
     """One RESP bulk string."""
     return b"$%d\r\n%s\r\n" % (len(arg), arg)
+
+
+def pack(*args: bytes) -> list[bytes]:
+    """One command as chunks to write in order; large arguments are not copied."""
+    chunks: list[bytes] = []
+    head = b"*%d\r\n" % len(args)
+    for arg in args:
+        if len(arg) > _COPY_LIMIT:
+            chunks += (head + b"$%d\r\n" % len(arg), arg)
+            head = b"\r\n"
+        else:
+            head += b"$%d\r\n%s\r\n" % (len(arg), arg)
+    chunks.append(head)
+    return chunks
 
 
 class KeyCommand:
@@ -55,17 +77,24 @@ def pack_for_keys(commands: Sequence[KeyCommand], keys: Sequence[bytes]) -> byte
 
 
 async def exchange(
-    client: aioredis.Redis, payload: bytes, replies: int, timeout_s: float
+    client: aioredis.Redis,
+    payload: bytes | Sequence[bytes],
+    replies: int,
+    timeout_s: float | None = None,
 ) -> list[object]:
-    """Send ``payload`` and read its ``replies`` raw (bytes, ints, None or ResponseError)."""
+    """Send ``payload`` and read its ``replies`` raw (bytes, ints, None or ResponseError).
+
+    ``timeout_s`` bounds the whole exchange; None takes the connection's ``socket_timeout``
+    (no deadline when that is None too, as in redis-py)."""
     pool = client.connection_pool
     conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    deadline = conn.socket_timeout if timeout_s is None else timeout_s
     try:
         await conn.send_packed_command(payload)
         out: list[object] = []
-        # One deadline for the whole batch instead of a timer per reply; math.inf tells
+        # One deadline for the whole exchange instead of a timer per reply; math.inf tells
         # redis-py not to arm the connection's socket_timeout on every read.
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(deadline):
             for _ in range(replies):
                 try:
                     out.append(await conn.read_response(disable_decoding=True, timeout=math.inf))
@@ -74,9 +103,28 @@ async def exchange(
         return out
     except TimeoutError as exc:
         await conn.disconnect(nowait=True)
-        raise RedisTimeoutError(f"{replies} replies not read within {timeout_s:g} s") from exc
+        raise RedisTimeoutError(f"{replies} replies not read within {deadline} s") from exc
     except BaseException:
         await conn.disconnect(nowait=True)
         raise
     finally:
         await pool.release(conn)
+
+
+Fallback = Callable[[], Awaitable[Sequence[object]]]
+
+
+async def call(
+    client: aioredis.Redis, payload: bytes | Sequence[bytes], replies: int, fallback: Fallback
+) -> list[object]:
+    """``exchange`` with error replies raised. A dropped or timed-out connection is tried once
+    more through ``fallback`` (redis-py's own command path), so the application's retry policy
+    and reconnection still apply; only idempotent commands (GET, PTTL, SET) come this way."""
+    try:
+        out = await exchange(client, payload, replies)
+    except (RedisConnectionError, RedisTimeoutError):
+        out = list(await fallback())
+    for reply in out:
+        if isinstance(reply, ResponseError):
+            raise reply
+    return out
