@@ -139,3 +139,38 @@ async def test_a_missed_deadline_leaves_no_stale_reply_on_the_pool(
 def test_a_command_needs_a_name() -> None:
     with pytest.raises(ValueError, match="name"):
         KeyCommand([])
+
+
+@pytest.mark.usefixtures("lfu")
+@pytest.mark.parametrize("use_script", [True, False])
+async def test_a_single_connection_client_sweeps_on_its_own_connection(
+    redis_client: aioredis.Redis, redis_url: str, use_script: bool
+) -> None:
+    # The optimizer's client: one connection, where CLIENT NO-TOUCH (7.2+) would be set.
+    await _mixed_keyspace(redis_client)
+    name = f"sweep-{uuid.uuid4().hex[:8]}"
+    single = aioredis.Redis.from_url(redis_url, single_connection_client=True, client_name=name)
+    try:
+        await single.ping()
+        (own,) = [c for c in await redis_client.client_list() if c["name"] == name]
+        result = await sweep(single, BUDGET, lfu=True, use_script=use_script)
+        after = [c for c in await redis_client.client_list() if c["name"] == name]
+    finally:
+        await single.aclose()
+    assert result.mode == ("script" if use_script else "pipeline")
+    assert len(result.readings) == 8
+    assert [c["id"] for c in after] == [own["id"]]
+
+
+@pytest.mark.usefixtures("lfu")
+async def test_a_resumed_sweep_reloads_a_flushed_script(redis_client: aioredis.Redis) -> None:
+    await _mixed_keyspace(redis_client)
+    for i in range(3000):  # several SCAN steps, with SCRIPT FLUSH between two of them
+        await redis_client.set(f"fill:{i}".encode(), b"v")
+    budget = SweepBudget(max_keys=100, time_s=30, cpu_share=1.0, scan_count=100)
+    first = await sweep(redis_client, budget, lfu=True)
+    await redis_client.script_flush()
+    rest = await sweep(redis_client, BUDGET, lfu=True, cursor=first.cursor)
+    assert rest.mode == "script"
+    assert rest.complete
+    assert len(first.readings) + len(rest.readings) >= 3008

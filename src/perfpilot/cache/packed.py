@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -76,6 +78,28 @@ def pack_for_keys(commands: Sequence[KeyCommand], keys: Sequence[bytes]) -> byte
     return b"".join(parts)
 
 
+@asynccontextmanager
+async def _connection(client: aioredis.Redis) -> AsyncIterator[AbstractConnection]:
+    """The connection the client's own commands would use: its single connection (where
+    per-connection state such as CLIENT NO-TOUCH lives) under the client's lock, else one
+    from the pool, returned afterwards."""
+    if client.single_connection_client:
+        await client.initialize()
+        # redis-py serializes its single connection with this lock; holding it keeps a
+        # concurrent command on the same client from interleaving with the exchange.
+        async with client._single_conn_lock:
+            if client.connection is None:
+                raise RuntimeError("redis-py's initialize() left no single connection")
+            yield client.connection
+        return
+    pool = client.connection_pool
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
 async def exchange(
     client: aioredis.Redis,
     payload: bytes | Sequence[bytes],
@@ -86,29 +110,28 @@ async def exchange(
 
     ``timeout_s`` bounds the whole exchange; None takes the connection's ``socket_timeout``
     (no deadline when that is None too, as in redis-py)."""
-    pool = client.connection_pool
-    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-    deadline = conn.socket_timeout if timeout_s is None else timeout_s
-    try:
-        await conn.send_packed_command(payload)
-        out: list[object] = []
-        # One deadline for the whole exchange instead of a timer per reply; math.inf tells
-        # redis-py not to arm the connection's socket_timeout on every read.
-        async with asyncio.timeout(deadline):
-            for _ in range(replies):
-                try:
-                    out.append(await conn.read_response(disable_decoding=True, timeout=math.inf))
-                except ResponseError as exc:
-                    out.append(exc)
-        return out
-    except TimeoutError as exc:
-        await conn.disconnect(nowait=True)
-        raise RedisTimeoutError(f"{replies} replies not read within {deadline} s") from exc
-    except BaseException:
-        await conn.disconnect(nowait=True)
-        raise
-    finally:
-        await pool.release(conn)
+    async with _connection(client) as conn:
+        deadline = conn.socket_timeout if timeout_s is None else timeout_s
+        try:
+            await conn.send_packed_command(payload)
+            out: list[object] = []
+            # One deadline for the whole exchange instead of a timer per reply; math.inf
+            # tells redis-py not to arm the connection's socket_timeout on every read.
+            async with asyncio.timeout(deadline):
+                for _ in range(replies):
+                    try:
+                        reply = await conn.read_response(disable_decoding=True, timeout=math.inf)
+                    except ResponseError as exc:
+                        reply = exc
+                    out.append(reply)
+            return out
+        except TimeoutError as exc:
+            await conn.disconnect(nowait=True)
+            raise RedisTimeoutError(f"{replies} replies not read within {deadline} s") from exc
+        except BaseException:
+            # Replies may be left unread: the connection must not be used again as it is.
+            await conn.disconnect(nowait=True)
+            raise
 
 
 Fallback = Callable[[], Awaitable[Sequence[object]]]

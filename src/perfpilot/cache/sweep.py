@@ -21,15 +21,15 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from perfpilot.cache.packed import KeyCommand, exchange, pack_for_keys
+from perfpilot.cache.packed import KeyCommand, exchange, pack, pack_for_keys
 
 _COUNT_BY_TYPE = {
-    "string": "STRLEN",
-    "list": "LLEN",
-    "hash": "HLEN",
-    "set": "SCARD",
-    "zset": "ZCARD",
-    "stream": "XLEN",
+    "string": b"STRLEN",
+    "list": b"LLEN",
+    "hash": b"HLEN",
+    "set": b"SCARD",
+    "zset": b"ZCARD",
+    "stream": b"XLEN",
 }
 
 # ARGV: 1 = "lfu" or "lru", 2 = MEMORY USAGE samples, 3 = big-key bytes. Five fields per key:
@@ -192,21 +192,41 @@ async def _read(
 async def _read_script(
     client: aioredis.Redis, keys: list[bytes], budget: SweepBudget, lfu: bool, tally: _Tally
 ) -> list[KeyReading]:
-    script = client.register_script(_SCRIPT)
-    args = ["lfu" if lfu else "lru", budget.memory_samples, budget.big_key_bytes]
     chunks = [keys[i : i + budget.script_batch] for i in range(0, len(keys), budget.script_batch)]
-    async with client.pipeline(transaction=False) as pipe:
-        for chunk in chunks:
-            await script(keys=chunk, args=args, client=pipe)
-        replies = await pipe.execute()
+    replies = await _run_script(client, chunks, budget, lfu)
     readings = []
     for chunk, reply in zip(chunks, replies, strict=True):
+        if not isinstance(reply, list):
+            raise _refused(reply, "EVALSHA")
         for i, key in enumerate(chunk):
             t, pttl, mem, signal, n = reply[5 * i : 5 * i + 5]
             kind = t.decode() if isinstance(t, bytes) else str(t)
             _count_script(kind, int(n), tally)
             readings.append(_reading(key, kind, int(pttl), int(mem), int(signal), int(n), lfu))
     return readings
+
+
+async def _run_script(
+    client: aioredis.Redis, chunks: list[list[bytes]], budget: SweepBudget, lfu: bool
+) -> list[object]:
+    """One EVALSHA per chunk, on the client's own connection (``packed.exchange``). SCRIPT LOAD
+    is idempotent and cheap; a script flushed between the two (NOSCRIPT) is loaded once more."""
+    args = (b"lfu" if lfu else b"lru", b"%d" % budget.memory_samples, b"%d" % budget.big_key_bytes)
+
+    async def evalsha() -> list[object]:
+        sha = await client.script_load(_SCRIPT)
+        sha_b = sha if isinstance(sha, bytes) else str(sha).encode()
+        payload = [
+            piece
+            for chunk in chunks
+            for piece in pack(b"EVALSHA", sha_b, b"%d" % len(chunk), *chunk, *args)
+        ]
+        return await exchange(client, payload, len(chunks), budget.batch_timeout_s)
+
+    replies = await evalsha()
+    if any(isinstance(r, ResponseError) and "NOSCRIPT" in str(r) for r in replies):
+        replies = await evalsha()
+    return replies
 
 
 def _count_script(kind: str, elements: int, tally: _Tally) -> None:
@@ -261,10 +281,10 @@ def _refused(reply: object, command: str) -> ResponseError:
 async def _count_elements(
     client: aioredis.Redis, readings: list[KeyReading], big: list[tuple[int, str]], tally: _Tally
 ) -> None:
-    async with client.pipeline(transaction=False) as pipe:
-        for index, kind in big:
-            pipe.execute_command(_COUNT_BY_TYPE[kind], readings[index].key)
-        counts = await pipe.execute(raise_on_error=False)
+    payload = [
+        piece for index, kind in big for piece in pack(_COUNT_BY_TYPE[kind], readings[index].key)
+    ]
+    counts = await exchange(client, payload, len(big), 10.0)
     for (index, _), count in zip(big, counts, strict=True):
         if isinstance(count, int):
             tally.hits += 1
