@@ -9,15 +9,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.ports import free_port
 
 from perfpilot.app import build_optimizer, build_tuner
 from perfpilot.core.audit import Outcome
 from perfpilot.core.clock import ManualClock
+from perfpilot.core.health import HealthState
 from perfpilot.core.risk import Trigger
 from perfpilot.core.settings import load_settings
 from perfpilot.optimizer.model import Executor, OptimizationType, TypeState
 from perfpilot.optimizer.records import ActionStatus
-from perfpilot.optimizer.service import PerformanceOptimizer
+from perfpilot.optimizer.service import PerformanceOptimizer, judge_round
 from perfpilot.store import Store, open_store
 from perfpilot.store.audit import AuditRepository
 
@@ -127,3 +129,28 @@ async def test_regressed_index_is_reverted(pg_dsn: str, store: Store, hotel: Con
     assert row == (0,)
     reverted = [e for e in AuditRepository(store.runner).entries() if e.action == "drop_index"]
     assert [e.outcome for e in reverted] == [Outcome.REVERTED]
+
+
+async def test_a_failed_judging_round_degrades_health_and_loses_nothing(
+    pg_dsn: str, store: Store, hotel: Conn
+) -> None:
+    clock = ManualClock(T0)
+    optimizer = make_optimizer(pg_dsn, store, clock)
+    await _build_index(optimizer, hotel)
+    run_lookups(hotel, 150)
+    clock.advance(16 * 60)
+    # The same history judged by an optimizer whose database is gone.
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres?connect_timeout=2"
+    cut_off = make_optimizer(dead, store, clock)
+    assert await judge_round(cut_off) == []
+    health = cut_off.health()
+    assert health.state is HealthState.DEGRADED
+    assert health.reason is not None
+    assert "judging failed" in health.reason
+    (pending,) = await cut_off.history(T0)
+    assert pending.verdict is None  # still waiting for its verdict, not dropped
+    # The database is back: the next round judges it and the optimizer is healthy again.
+    cut_off.sources = optimizer.sources
+    (judged,) = await judge_round(cut_off)
+    assert judged.verdict == "improved", judged.verdict_reason
+    assert cut_off.health().state is HealthState.OK

@@ -219,6 +219,14 @@ class PerformanceOptimizer:
             "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
             "running": self.running,
         }
+        if self.last_error is not None:
+            return ComponentHealth(
+                "performance_optimizer",
+                HealthState.DEGRADED,
+                self.last_error,
+                self.last_run_at,
+                details,
+            )
         return ComponentHealth(
             "performance_optimizer", HealthState.OK, None, self.last_run_at, details
         )
@@ -232,13 +240,22 @@ def _resource(record: ActionRecord) -> str:
     return f"optimization:{record.action_id}"
 
 
+async def judge_round(optimizer: PerformanceOptimizer) -> list[ActionRecord]:
+    """One judging round. A target that went away degrades the optimizer's health with the
+    reason (the actions stay pending and are judged on a later round); a round that works
+    clears it."""
+    try:
+        judged = await optimizer.judge()
+    except (psycopg.Error, redis.exceptions.RedisError, PerfpilotError, OSError) as exc:
+        optimizer.last_error = f"judging failed: {type(exc).__name__}: {exc}"
+        logger.warning("optimizer: %s", optimizer.last_error)
+        return []
+    optimizer.last_error = None
+    return judged
+
+
 async def judge_loop(optimizer: PerformanceOptimizer, interval_s: float = 60.0) -> None:
     """Judge settled actions every ``interval_s`` (the settle period is on the injected clock)."""
     while True:
         await asyncio.sleep(interval_s)
-        try:
-            await optimizer.judge()
-        except (psycopg.Error, redis.exceptions.RedisError, PerfpilotError) as exc:
-            # A target that went away: judged on the next round; the loop must not die.
-            optimizer.last_error = f"judge failed: {exc}"
-            logger.warning("optimizer: judging failed: %s", exc)
+        await judge_round(optimizer)
