@@ -96,6 +96,10 @@ db_connections = 50
         ("[alerts]\ncpu = { warning = 95, critical = 90 }\n", "warning (95.0) must be below"),
         ("[monitor]\ninterval_s = 'fast'\n", "monitor.interval_s='fast'"),
         ("[monitor]\nintervall_s = 5\n", "monitor.intervall_s"),
+        (
+            "[scheduler]\nlease_check_interval_s = 0\n",
+            "lease_check_interval_s=0: Input should be greater than 0",
+        ),
         ("[alerts\n", "invalid TOML"),
     ],
 )

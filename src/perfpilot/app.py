@@ -224,6 +224,7 @@ def build_scheduler(
         cron_enabled=settings.scheduler_enabled,
         quiet_start_hour=cfg.quiet_window_start_hour,
         busy_db_active_sessions=cfg.busy_db_active_sessions,
+        lease_check_interval_s=cfg.lease_check_interval_s,
     )
     lock = run_lock_for(settings.store_url)
     db_active = None if activity is None else (lambda: activity.latest)

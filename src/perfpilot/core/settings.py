@@ -185,6 +185,9 @@ class SchedulerConfig(_FileModel):
     quiet_window_hours: int = Field(default=4, ge=1, le=24)
     # Deferrable tasks also wait while the target database runs more active sessions.
     busy_db_active_sessions: int = Field(default=10, ge=1)
+    # Each running run checks its run lock this often; a lost lock (its PostgreSQL session
+    # dropped, so another replica may take the task) cancels the run. Bounds that overlap.
+    lease_check_interval_s: float = Field(default=15.0, gt=0)
     tasks: tuple[TaskConfig, ...] = ()
 
     @model_validator(mode="after")

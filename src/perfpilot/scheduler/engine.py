@@ -1,8 +1,8 @@
 """The scheduler engine: decides with the pure policy, runs task functions, records every run.
 
 Everything time-based happens in :meth:`Scheduler.run_due` (fire times, deadlines, retries,
-queued runs), so tests drive it with a manual clock; :meth:`Scheduler.serve` only calls it
-and sleeps until the next thing is due or a run finishes.
+run-lock checks, queued runs), so tests drive it with a manual clock; :meth:`Scheduler.serve`
+only calls it and sleeps until the next thing is due or a run finishes.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class EngineConfig:
     busy_db_active_sessions: int | None = None
     # Time a cancelled attempt gets to unwind before it is recorded anyway.
     cancel_grace_s: float = 5.0
+    # How often each running run checks that it still holds its run lock (see lease_watch).
+    lease_check_interval_s: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,7 @@ class Scheduler:
             self._wake.set,
             config.cancel_grace_s,
             rng,
+            config.lease_check_interval_s,
         )
         self.last_error: str | None = None
         self.restored = False
@@ -216,6 +219,7 @@ class Scheduler:
             written: list[TaskRun] = []
             for entry in [e for e in self._executor.entries.values() if e.started]:
                 written += await self._executor.advance(entry)
+            written += await self._executor.check_leases()
             if self.config.cron_enabled:
                 written += await self._fire(now)
             written += await self._start_queued(self._clock.monotonic())
@@ -230,7 +234,7 @@ class Scheduler:
                 waits.append((fire - now).total_seconds())
         mono = self._clock.monotonic()
         for entry in self._executor.entries.values():
-            for at in (entry.deadline, entry.retry_at):
+            for at in (entry.deadline, entry.retry_at, entry.lease_check_at):
                 if at is not None:
                     waits.append(at - mono)
             if entry.waiting is not None:

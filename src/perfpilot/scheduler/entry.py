@@ -17,8 +17,9 @@ from perfpilot.scheduler.task import ScheduledTask
 class Entry:
     """Mutable, engine-private state of a queued or started run.
 
-    ``deadline`` and ``retry_at`` are clock-monotonic seconds, so a wall-clock step neither
-    cancels an attempt early nor starts a retry late.
+    ``deadline``, ``retry_at`` and ``lease_check_at`` are clock-monotonic seconds, so a
+    wall-clock step neither cancels an attempt early nor starts a retry late. ``lease`` is None
+    before the start and after a lost lock was let go (a retry then acquires it again).
     """
 
     task: ScheduledTask
@@ -28,6 +29,7 @@ class Entry:
     attempt: asyncio.Task[str] | None = None
     deadline: float | None = None
     retry_at: float | None = None
+    lease_check_at: float | None = None
     waiting: str | None = None
 
     @classmethod
@@ -76,4 +78,9 @@ def describe_error(exc: BaseException) -> str:
 
 def retryable(exc: BaseException, attempts: int, task: ScheduledTask) -> bool:
     """Whether a failed attempt (``attempts`` made so far) gets another one."""
-    return isinstance(exc, TransientError) and attempts <= task.retry_count
+    return isinstance(exc, TransientError) and attempts_left(attempts, task)
+
+
+def attempts_left(attempts: int, task: ScheduledTask) -> bool:
+    """Whether the task's retries allow another attempt after ``attempts`` made so far."""
+    return attempts <= task.retry_count

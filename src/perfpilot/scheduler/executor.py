@@ -12,7 +12,8 @@ from datetime import datetime
 from perfpilot.core.clock import Clock
 from perfpilot.core.errors import ConflictError
 from perfpilot.scheduler.catalog import TaskRegistry
-from perfpilot.scheduler.entry import Entry, describe_error, lock_key, retryable
+from perfpilot.scheduler.entry import Entry, attempts_left, describe_error, lock_key, retryable
+from perfpilot.scheduler.lease_watch import lost_leases
 from perfpilot.scheduler.policy import retry_delay_s
 from perfpilot.scheduler.ports import RunHistory, RunLock
 from perfpilot.scheduler.run import RunStatus, RunTrigger, TaskRun
@@ -36,7 +37,10 @@ class RunExecutor:
         wake: Callable[[], None],
         cancel_grace_s: float = 5.0,
         rng: random.Random | None = None,
+        lease_check_interval_s: float = 15.0,
     ) -> None:
+        if lease_check_interval_s <= 0:
+            raise ValueError(f"lease_check_interval_s must be > 0, not {lease_check_interval_s}")
         self._registry = registry
         self._history = history
         self._lock = lock
@@ -45,6 +49,7 @@ class RunExecutor:
         self._wake = wake
         self._cancel_grace_s = cancel_grace_s
         self._rng = rng or random.Random()
+        self._lease_check_interval_s = lease_check_interval_s
         self.entries: dict[str, Entry] = {}
         self._observers: list[RunObserver] = []
 
@@ -108,7 +113,9 @@ class RunExecutor:
 
         entry.attempt = asyncio.create_task(attempt(), name=f"perfpilot-task-{entry.task.id}")
         entry.attempt.add_done_callback(lambda _: self._wake())
-        entry.deadline = self._clock.monotonic() + entry.task.max_duration_seconds
+        mono = self._clock.monotonic()
+        entry.deadline = mono + entry.task.max_duration_seconds
+        entry.lease_check_at = mono + self._lease_check_interval_s
         entry.retry_at = None
 
     async def advance(self, entry: Entry) -> list[TaskRun]:
@@ -117,21 +124,66 @@ class RunExecutor:
         attempt = entry.attempt
         if attempt is None:
             if entry.retry_at is not None and entry.retry_at <= mono:
-                entry.run = replace(entry.run, attempts=entry.run.attempts + 1)
-                await asyncio.to_thread(self._history.save_run, entry.run)
-                self._launch(entry)
+                return await self._retry(entry)
             return []
         if attempt.done():
             return await self._attempt_ended(entry, attempt)
         if entry.deadline is not None and entry.deadline <= mono:
-            attempt.cancel()
-            await asyncio.wait([attempt], timeout=self._cancel_grace_s)
-            if not attempt.done():
-                logger.error("task %s ignores cancellation; recorded anyway", entry.task.id)
+            await self._cancel(entry, attempt)
             limit = entry.task.max_duration_seconds
             error = f"cancelled after exceeding max_duration_seconds={limit:g}"
             return [await self._finish(entry, RunStatus.TIMED_OUT, error)]
         return []
+
+    async def check_leases(self) -> list[TaskRun]:
+        """End the attempts whose run lock was lost; each lease is checked once per interval."""
+        mono = self._clock.monotonic()
+        lost = await lost_leases(list(self.entries.values()), mono, self._lease_check_interval_s)
+        written: list[TaskRun] = []
+        for entry, reason in lost:
+            written += await self._lease_lost(entry, reason)
+        return written
+
+    async def _lease_lost(self, entry: Entry, reason: str) -> list[TaskRun]:
+        error = f"run lock lost ({reason})"
+        logger.error("task %s run %s: %s", entry.task.id, entry.run.id, error)
+        attempt, lease = entry.attempt, entry.lease
+        entry.lease, entry.lease_check_at = None, None
+        ended_first = attempt is not None and attempt.done()
+        if attempt is not None and not ended_first:
+            await self._cancel(entry, attempt)
+        if lease is not None:
+            # The server already freed the lock; this closes what is left of the session.
+            await asyncio.to_thread(lease.release)
+        if attempt is None:
+            # Lost while waiting for a retry: the retry has to acquire the lock again.
+            return []
+        if ended_first:
+            # It ended on its own while the lease was being checked: record what it did.
+            return await self._attempt_ended(entry, attempt)
+        entry.attempt, entry.deadline = None, None
+        # An attempt that ignores cancellation may still be running: no retry next to it.
+        if attempt.done() and attempts_left(entry.run.attempts, entry.task):
+            await self._schedule_retry(entry, error)
+            return []
+        return [await self._finish(entry, RunStatus.FAILED, error)]
+
+    async def _retry(self, entry: Entry) -> list[TaskRun]:
+        if entry.lease is None:
+            entry.lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(entry.task.id))
+            if entry.lease is None:
+                error = f"retry skipped: another replica is running this task; {entry.run.error}"
+                return [await self._finish(entry, RunStatus.FAILED, error)]
+        entry.run = replace(entry.run, attempts=entry.run.attempts + 1)
+        await asyncio.to_thread(self._history.save_run, entry.run)
+        self._launch(entry)
+        return []
+
+    async def _cancel(self, entry: Entry, attempt: asyncio.Task[str]) -> None:
+        attempt.cancel()
+        await asyncio.wait([attempt], timeout=self._cancel_grace_s)
+        if not attempt.done():
+            logger.error("task %s ignores cancellation; recorded anyway", entry.task.id)
 
     async def _attempt_ended(self, entry: Entry, attempt: asyncio.Task[str]) -> list[TaskRun]:
         entry.attempt, entry.deadline = None, None
@@ -145,11 +197,14 @@ class RunExecutor:
         logger.warning("task %s attempt %d failed: %s", entry.task.id, entry.run.attempts, error)
         if not retryable(exc, entry.run.attempts, entry.task):
             return [await self._finish(entry, RunStatus.FAILED, error)]
+        await self._schedule_retry(entry, error)
+        return []
+
+    async def _schedule_retry(self, entry: Entry, error: str) -> None:
         delay = retry_delay_s(entry.task, entry.run.attempts, self._rng)
         entry.retry_at = self._clock.monotonic() + delay
         entry.run = replace(entry.run, error=f"{error} (retry in {delay:.1f}s)")
         await asyncio.to_thread(self._history.save_run, entry.run)
-        return []
 
     async def _finish(self, entry: Entry, status: RunStatus, error: str | None) -> TaskRun:
         self.entries.pop(entry.task.id, None)

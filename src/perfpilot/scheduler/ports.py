@@ -44,8 +44,20 @@ class RunHistory(Protocol):
 
 
 class Lease(Protocol):
+    """One held run lock. ``lost_reason`` says why :meth:`held` last answered False."""
+
+    lost_reason: str | None
+
     def release(self) -> None:
         """Give the lock back; calling it twice is harmless."""
+        ...
+
+    def held(self) -> bool:
+        """Whether the lock is still ours; False once released or lost.
+
+        Blocking, but bounded by a short timeout: a check that cannot answer in time, or whose
+        connection is broken, answers False (and sets ``lost_reason``) rather than waiting.
+        """
         ...
 
 

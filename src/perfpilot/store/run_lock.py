@@ -2,7 +2,9 @@
 
 With the store in PostgreSQL every replica asks the same server, so a session-level advisory
 lock held on its own connection for the run's duration gives one runner per task; if the
-replica dies, the server ends its session and the lock goes with it.
+replica dies, the server ends its session and the lock goes with it. The same is true when only
+the connection dies (server restart, network cut, terminated backend) while the replica keeps
+running, so a lease can tell whether its lock is still held; the scheduler asks periodically.
 https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
 """
 
@@ -19,10 +21,37 @@ from perfpilot.store.factory import is_postgres_url
 
 logger = logging.getLogger(__name__)
 
+# Bounds on a lease check, so "is the lock still ours?" gets an answer within seconds even when
+# the network is cut: the server cancels a statement after statement_timeout; libpq drops the
+# connection when sent data stays unacknowledged for tcp_user_timeout, and when a silent peer
+# misses keepalives (idle 10 s, then 3 probes 5 s apart). A lost answer counts as not held.
+# https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-TCP-USER-TIMEOUT
+_CHECK_TIMEOUT_MS = 5_000
+_TCP_USER_TIMEOUT_MS = 10_000
+_SET_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, false)"
+
+# pg_locks lists a bigint advisory key with its high 32 bits in classid, its low 32 bits in
+# objid and objsubid = 1; filtering on our own backend pid proves the lock is this session's.
+# https://www.postgresql.org/docs/current/view-pg-locks.html
+_HELD_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 1
+)
+"""
+
 
 def advisory_key(key: str) -> int:
     """A signed 64-bit lock key: the first 8 bytes of sha256(key)."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def advisory_lock_ids(lock_id: int) -> tuple[int, int]:
+    """``(classid, objid)`` under which pg_locks shows the bigint advisory lock ``lock_id``."""
+    unsigned = lock_id & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
 
 
 class LocalRunLock:
@@ -45,12 +74,20 @@ class LocalRunLock:
 
 
 class _LocalLease:
+    """Held until released: nothing outside this process can take it away."""
+
     def __init__(self, owner: LocalRunLock, key: str) -> None:
         self._owner = owner
         self._key = key
+        self.lost_reason: str | None = None
 
     def release(self) -> None:
-        self._owner._release(self._key)
+        if self.lost_reason is None:
+            self.lost_reason = "released"
+            self._owner._release(self._key)
+
+    def held(self) -> bool:
+        return self.lost_reason is None
 
 
 class PostgresRunLock:
@@ -69,26 +106,63 @@ class PostgresRunLock:
                 autocommit=True,
                 connect_timeout=self._connect_timeout_s,
                 application_name="perfpilot-scheduler-lock",
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
+                tcp_user_timeout=_TCP_USER_TIMEOUT_MS,
             )
         except psycopg.Error as exc:
             raise StoreError(f"scheduler lock: cannot connect: {exc}") from exc
         try:
+            conn.execute(_SET_TIMEOUT_SQL, (f"{_CHECK_TIMEOUT_MS}ms",))
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
         except psycopg.Error as exc:
             conn.close()
-            raise StoreError(f"scheduler lock: pg_try_advisory_lock failed: {exc}") from exc
+            raise StoreError(f"scheduler lock: acquiring failed: {exc}") from exc
         if row is None or not row[0]:
             conn.close()
             return None
-        return _PostgresLease(conn, lock_id)
+        return _PostgresLease(conn, key, lock_id)
 
 
 class _PostgresLease:
-    def __init__(self, conn: psycopg.Connection[tuple[object, ...]], lock_id: int) -> None:
+    """The advisory lock ``lock_id`` held by the session of ``conn``, which nothing else uses."""
+
+    def __init__(
+        self, conn: psycopg.Connection[tuple[object, ...]], key: str, lock_id: int
+    ) -> None:
         self._conn = conn
+        self._key = key
         self._lock_id = lock_id
+        self.lost_reason: str | None = None
+
+    def held(self) -> bool:
+        if self.lost_reason is not None:
+            return False
+        if self._conn.closed:
+            self.lost_reason = "connection closed"
+            return False
+        try:
+            row = self._conn.execute(_HELD_SQL, advisory_lock_ids(self._lock_id)).fetchone()
+        except psycopg.Error as exc:
+            # Whether the session broke or the check timed out, the lock cannot be proven ours,
+            # so it counts as lost; closing the session makes that true on the server too.
+            state = "connection closed" if self._conn.closed else "check failed"
+            self.lost_reason = f"{state}: {_first_line(exc)}"
+            logger.warning("scheduler lock %s lost (%s): %s", self._key, state, exc)
+            self._conn.close()
+            return False
+        if row is None or not row[0]:
+            self.lost_reason = "the server no longer lists the advisory lock for this session"
+            logger.warning("scheduler lock %s lost: %s", self._key, self.lost_reason)
+            self._conn.close()
+            return False
+        return True
 
     def release(self) -> None:
+        if self.lost_reason is None:
+            self.lost_reason = "released"
         if self._conn.closed:
             return
         try:
@@ -98,6 +172,12 @@ class _PostgresLease:
             logger.warning("scheduler lock: unlock failed (%s); closing the session", exc)
         finally:
             self._conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of libpq's message (the rest repeats it for humans at a terminal)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def run_lock_for(url: str) -> LocalRunLock | PostgresRunLock:
