@@ -97,6 +97,14 @@ def test_enabled_executes_alerts_and_audits(
     # The next evaluation sees 4 instances reached: the info alert resolves itself.
     evaluated = client.post("/api/v1/performance/scaling/evaluate").json()["decisions"]
     assert evaluated[0]["direction"] == "hold"
+    # Ordering the hold by its id changes nothing and is counted as a hold, not a scale-down.
+    held = client.post(
+        "/api/v1/performance/scaling/execute", json={"decision_ids": [evaluated[0]["id"]]}
+    ).json()["executions"]
+    assert [e["status"] for e in held] == ["skipped"]
+    text = client.get("/metrics").text
+    assert 'scaling_operations_total{operation="hold",status="skipped"} 1.0' in text
+    assert 'operation="scale_down"' not in text
     alerts = client.get("/api/v1/performance/alerts").json()["alerts"]
     [resolved] = [a for a in alerts if a["kind"] == "scaling"]
     assert (resolved["status"], resolved["resolved_by"]) == ("resolved", "auto")

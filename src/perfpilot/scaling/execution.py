@@ -183,7 +183,8 @@ class Executor:
 
 
 def _operation(decision: ScalingDecision) -> str:
-    return "scale_up" if decision.direction is Direction.UP else "scale_down"
+    """The ``operation`` label: a hold ordered by its id is counted as a hold, not a scale-down."""
+    return {Direction.UP: "scale_up", Direction.DOWN: "scale_down"}.get(decision.direction, "hold")
 
 
 def _stored_fields(rows: list[tuple[str, str, str]], service: str, rule: str) -> dict[str, Any]:

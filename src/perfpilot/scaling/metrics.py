@@ -49,7 +49,7 @@ def register_scaling_metrics(registry: CollectorRegistry, scaler: AutoScaler) ->
     registry.register(ScalingCollector(scaler))
     operations = Counter(
         "scaling_operations",
-        "Scaling operations by operation (evaluate, scale_up, scale_down) and status.",
+        "Scaling operations by operation (evaluate, scale_up, scale_down, hold) and status.",
         ["operation", "status"],
         registry=registry,
     )
