@@ -468,6 +468,7 @@ def test_label_values_are_ones_perfpilot_produces(exposition: str) -> None:
         ("perfpilot_optimization_actions_total", "type"): {t.value for t in OptimizationType},
         ("perfpilot_optimization_actions_total", "status"): {s.value for s in ActionStatus},
         ("perfpilot_scheduler_runs_total", "status"): {s.value for s in FINAL_STATUSES},
+        ("perfpilot_database_shared_blocks_total", "source"): {"hit", "read"},
     }
     for metric in (
         "perfpilot_scheduler_runs_total",

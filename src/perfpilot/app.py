@@ -52,6 +52,8 @@ from perfpilot.maintenance.processes import ProcessTop
 from perfpilot.maintenance.quiet import QuietHours, QuietPlacement
 from perfpilot.maintenance.resources import ResourceReport
 from perfpilot.metrics.cache_collector import CacheCollector
+from perfpilot.metrics.component_collector import ComponentCollector
+from perfpilot.metrics.database_collector import DatabaseCollector
 from perfpilot.metrics.registry import build_registry
 from perfpilot.metrics.scheduler_metrics import SchedulerMetrics
 from perfpilot.monitor.alerts import AlertEngine
@@ -229,7 +231,7 @@ def build_scheduler(
     lock = run_lock_for(settings.store_url)
     db_active = None if activity is None else (lambda: activity.latest)
     engine = Scheduler(tasks, functions, history, lock, clock, config, cpu_percent, db_active)
-    engine.add_observer(SchedulerMetrics(registry).observe)
+    engine.add_observer(SchedulerMetrics(registry, [task.id for task in tasks]).observe)
     return engine
 
 
@@ -291,6 +293,8 @@ def build(settings: Settings, clock: Clock | None = None) -> Service:
     )
     deferrable.append(tasks)
     sources.append(SchedulerHealth(tasks, clock))
+    registry.register(ComponentCollector(lambda: [s.health() for s in sources]))
+    registry.register(DatabaseCollector(lambda: activity.latest, lambda: tuner.workload_totals))
     state = ServiceState(
         settings=settings,
         clock=clock,

@@ -25,6 +25,7 @@ from perfpilot.database.workload import (
 from perfpilot.database.workload_availability import WorkloadStatus, read_availability
 from perfpilot.database.workload_delta import WorkloadDelta, snapshot_delta, workload_since
 from perfpilot.database.workload_recorder import WorkloadRecorder
+from perfpilot.database.workload_totals import WorkloadTotals
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -239,6 +240,39 @@ def test_recorder_stores_the_delta_of_each_period_after_a_baseline(conn: Conn) -
     ]
 
 
+def test_recorder_totals_only_grow_across_a_pg_stat_statements_reset(conn: Conn) -> None:
+    clock = ManualClock(T0)
+    recorder = WorkloadRecorder(ListStore(), clock)
+    assert recorder.totals is None
+
+    def lookups(count: int) -> None:
+        for i in range(count):
+            conn.execute("SELECT email FROM guests WHERE id = %s", (i,))
+
+    recorder.record(conn)
+    assert recorder.totals == WorkloadTotals()
+    lookups(7)
+    clock.advance(60)
+    _, first = recorder.record(conn)
+    after_run = recorder.totals
+    conn.execute(
+        "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
+        " WHERE datname = current_database()), 0)"
+    )
+    lookups(2)
+    clock.advance(60)
+    _, second = recorder.record(conn)
+
+    assert first is not None
+    assert second is not None
+    assert second.stats_reset is True
+    assert after_run is not None
+    assert after_run.calls == sum(e.calls for e in first.statements) >= 7
+    assert recorder.totals == after_run.plus(second)
+    assert recorder.totals.calls >= after_run.calls + 2
+    assert recorder.totals.total_ms >= after_run.total_ms
+
+
 # ------------------------------------------------------------------ pure delta arithmetic
 
 
@@ -311,3 +345,21 @@ def test_workload_since_sums_only_the_periods_ending_after_it() -> None:
         ("fp5", 4, 4.0, (5,)),
     ]
     assert groups[0].mean_ms == pytest.approx(950.0 / 6)
+
+
+def test_totals_add_every_entry_of_a_delta() -> None:
+    delta = snapshot_delta(
+        snapshot(T0, counters(1, 10, 100.0)),
+        snapshot(T0 + timedelta(minutes=1), counters(1, 14, 150.0), counters(2, 3, 9.0)),
+    )
+
+    totals = WorkloadTotals(calls=1, total_ms=1.0, shared_blks_hit=1, shared_blks_read=1).plus(
+        delta
+    )
+
+    assert totals == WorkloadTotals(
+        calls=1 + 4 + 3,
+        total_ms=1.0 + 50.0 + 9.0,
+        shared_blks_hit=1 + 12 + 9,
+        shared_blks_read=1 + 4 + 3,
+    )

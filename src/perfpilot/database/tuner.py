@@ -56,6 +56,7 @@ from perfpilot.database.workload import (
 )
 from perfpilot.database.workload_delta import workload_since
 from perfpilot.database.workload_recorder import WorkloadRecorder
+from perfpilot.database.workload_totals import WorkloadTotals
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,11 @@ class DatabaseTuner:
         with self._connect() as conn:
             _, delta = self._recorder.record(conn)
         return delta is not None
+
+    @property
+    def workload_totals(self) -> WorkloadTotals | None:
+        """Statement totals since the first workload snapshot; None before it."""
+        return self._recorder.totals
 
     def report(self) -> TunerReport:
         """Workload, health checks, index and configuration advice, and the action plan."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from perfpilot.scheduler.run import RunStatus, TaskRun
+from perfpilot.scheduler.run import FINAL_STATUSES, RunStatus, TaskRun
 
 # Task runs last from milliseconds (health check) to an hour (database maintenance).
 _DURATION_BUCKETS = (0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600)
@@ -13,9 +15,13 @@ _LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 60)
 
 
 class SchedulerMetrics:
-    """Counters and histograms on the app's registry; :meth:`observe` takes each final record."""
+    """Counters and histograms on the app's registry; :meth:`observe` takes each final record.
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    The counters of ``task_ids`` start at 0 for every final status, so ``increase()`` sees a
+    task's first failure or missed run instead of a series born at 1.
+    """
+
+    def __init__(self, registry: CollectorRegistry, task_ids: Iterable[str] = ()) -> None:
         self._runs = Counter(
             "perfpilot_scheduler_runs",
             "Scheduler runs by task and final status.",
@@ -48,6 +54,11 @@ class SchedulerMetrics:
             ["task"],
             registry=registry,
         )
+        for task_id in task_ids:
+            for status in sorted(FINAL_STATUSES):
+                self._runs.labels(task_id, status.value)
+            self._missed.labels(task_id)
+            self._skipped.labels(task_id)
 
     def observe(self, run: TaskRun) -> None:
         self._runs.labels(run.task_id, run.status.value).inc()

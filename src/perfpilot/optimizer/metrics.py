@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from perfpilot.optimizer.model import OptimizationType
+from perfpilot.optimizer.records import ActionStatus
 from perfpilot.optimizer.service import PerformanceOptimizer
 
 # A run reads every component (a cache sweep has a 10 s budget, the index advisor runs EXPLAINs)
@@ -27,6 +29,10 @@ def register_optimizer_metrics(
         ["type", "status"],
         registry=registry,
     )
+    # Every (type, status) starts at 0, so increase() sees the first applied or failed action.
+    for kind in OptimizationType:
+        for status in ActionStatus:
+            actions.labels(kind.value, status.value)
 
     def observe(kind: str, status: str, duration_s: float | None) -> None:
         if duration_s is not None:
