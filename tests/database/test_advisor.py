@@ -319,3 +319,23 @@ def test_without_hypopg_the_advice_is_labelled_unverified(
     assert found.cost_after is None
     assert found.size_bytes is None
     assert not verdict(report, "fp0").costed
+
+
+def test_or_across_two_columns_gets_an_index_for_each(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    report = run(conn, "SELECT * FROM guests WHERE email = $1 OR created_at = $2")
+    # Either index alone leaves the other branch to a sequential scan; together they give a
+    # BitmapOr, and each recommendation names its partner.
+    assert keys_of(report) == {("guests", ("email",)), ("guests", ("created_at",))}
+    notes = {r.keys[0]: r.note for r in report.recommendations}
+    assert "together with public.guests (created_at)" in notes["email"]
+    assert "together with public.guests (email)" in notes["created_at"]
+    assert all(r.verified and r.queries[0].fingerprint == "fp0" for r in report.recommendations)
+
+
+def test_or_with_an_unindexable_branch_gets_nothing(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    report = run(conn, "SELECT * FROM guests WHERE email = $1 OR country <> $2")
+    assert report.recommendations == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from perfpilot.database.catalog import ColumnType
 from perfpilot.database.indexdef import (
     IndexDefinition,
     IndexKey,
@@ -11,10 +12,12 @@ from perfpilot.database.indexdef import (
     index_name,
     normalize_index_key,
 )
+from perfpilot.database.like_prefix import left_anchored, prefix_key, representative_pattern
 from perfpilot.database.query import parse_query
 from perfpilot.database.representative import substitute
 from perfpilot.database.shape import (
     Bound,
+    Disjunction,
     Key,
     ParamBound,
     Predicate,
@@ -161,8 +164,30 @@ def test_view_is_expanded_to_its_base_table() -> None:
     assert kinds(parsed) == {(R, "status"): {EQ}, (R, "room_id"): {EQ}}
 
 
-def test_or_branches_are_not_predicates() -> None:
-    assert shape("SELECT * FROM guests WHERE email = $1 OR country = $2").predicates == ()
+def test_or_branches_are_a_disjunction_not_predicates() -> None:
+    parsed = shape("SELECT * FROM guests WHERE email = $1 OR (country = $2 AND id > $3)")
+    assert parsed.predicates == ()
+    (found,) = parsed.disjunctions
+    assert found == Disjunction(
+        (
+            (Predicate(Key(G, "email"), EQ),),
+            (
+                Predicate(Key(G, "country"), EQ),
+                Predicate(Key(G, "id"), RANGE, params=(ParamBound(3, Bound.LOWER),)),
+            ),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "email = $1 OR country <> $2",  # a branch no index serves: the scan stays
+        "email = $1 OR id IN (SELECT guest_id FROM reservations WHERE hotel_id = $2)",
+    ],
+)
+def test_or_without_an_indexable_branch_is_not_a_disjunction(where: str) -> None:
+    assert shape(f"SELECT * FROM guests WHERE {where}").disjunctions == ()
 
 
 @pytest.mark.parametrize(
@@ -223,3 +248,52 @@ def test_ddl_quotes_identifiers_that_need_it() -> None:
 def test_catalog_key_definitions_normalize_like_parsed_keys() -> None:
     assert normalize_index_key('"Email"') == "Email"
     assert normalize_index_key("lower(email)") == "(lower(email))"
+
+
+def test_left_anchored_like_is_a_prefix_predicate() -> None:
+    parsed = shape(
+        "SELECT id FROM guests WHERE last_name LIKE $1::text AND email LIKE 'anna%' "
+        "AND city LIKE '%burg' AND country LIKE '_S' AND first_name NOT LIKE 'A%' "
+        "AND nickname ILIKE 'bo%'"
+    )
+    assert parsed.predicates == (
+        Predicate(Key(G, "last_name"), PredicateKind.PREFIX, pattern_param=1),
+        Predicate(Key(G, "email"), PredicateKind.PREFIX),
+    )
+    assert not PredicateKind.PREFIX.equality_like
+
+
+def test_representative_like_pattern_is_an_escaped_prefix_of_the_median() -> None:
+    assert representative_pattern(("Abr", "Lind_a", "Zimm"), ()) == "Lin%"
+    assert representative_pattern(("a", "50%_off", "z"), ()) == "50\\%%"
+    assert representative_pattern((), ("Garcia",)) == "Gar%"
+    assert representative_pattern((), ()) is None
+    assert left_anchored("abc%")
+    assert not left_anchored("%abc")
+    assert not left_anchored("")
+
+
+def test_prefix_key_needs_a_pattern_opclass_unless_the_collation_is_c() -> None:
+    assert prefix_key("name", ColumnType("text", c_collation=False)) == IndexKey(
+        "name", opclass="text_pattern_ops"
+    )
+    assert prefix_key("name", ColumnType("varchar", c_collation=False)) == IndexKey(
+        "name", opclass="varchar_pattern_ops"
+    )
+    assert prefix_key("name", ColumnType("text", c_collation=True)) == IndexKey("name")
+    assert prefix_key("name", ColumnType("citext", c_collation=False)) is None
+    assert prefix_key("name", None) is None
+
+
+def test_opclass_is_rendered_and_named() -> None:
+    index = IndexDefinition(
+        TableRef("public", "guests"), (IndexKey("last_name", opclass="text_pattern_ops"),)
+    )
+    name = index_name(index)
+    assert name == "perfpilot_guests_last_name_text_pattern_ops_idx"
+    assert name != index_name(IndexDefinition(index.table, (IndexKey("last_name"),)))
+    assert create_index_sql(index, name, concurrently=True) == (
+        "CREATE INDEX CONCURRENTLY perfpilot_guests_last_name_text_pattern_ops_idx "
+        "ON public.guests (last_name text_pattern_ops)"
+    )
+    assert str(index) == "public.guests (last_name text_pattern_ops)"

@@ -114,3 +114,26 @@ def test_a_prefix_of_a_chosen_index_is_not_added() -> None:
         [item("q1", 10, 1000), item("q2", 10, 1000)], options, {}, SelectionPolicy(), oracle
     )
     assert [o.index for o in selection.chosen] == [A_XY]
+
+
+class PairOracle:
+    """q costs 1000 unless both A_X and A_Z are present (a BitmapOr of the two): then 50."""
+
+    def cost(self, query: str, indexes: frozenset[IndexDefinition]) -> QueryCost | None:
+        if {A_X, A_Z} <= indexes:
+            return QueryCost(50, frozenset({A_X, A_Z}))
+        return QueryCost(1000, frozenset())
+
+
+def test_a_pair_useless_alone_is_chosen_together() -> None:
+    singles = [Option(A_X, 100, ("q",)), Option(A_Z, 100, ("q",))]
+    pair = Option(A_X, 200, ("q",), partners=(A_Z,))
+    workload = [item("q", 10, 1000)]
+    alone = select_indexes(workload, singles, {}, SelectionPolicy(), PairOracle())
+    assert alone.chosen == ()
+    together = select_indexes(workload, [*singles, pair], {}, SelectionPolicy(), PairOracle())
+    assert together.chosen == (pair,)
+    assert together.final["q"].total == 50
+    # Two new indexes on one table: a limit of one leaves the pair out.
+    limited = SelectionPolicy(max_new_per_table=1)
+    assert select_indexes(workload, [pair], {}, limited, PairOracle()).chosen == ()

@@ -19,6 +19,7 @@ from perfpilot.database.advisor_whatif import WhatIfOutcome, run_whatif
 from perfpilot.database.candidates import CandidatePolicy
 from perfpilot.database.catalog import read_catalog
 from perfpilot.database.heuristic import heuristic_report
+from perfpilot.database.indexdef import IndexDefinition
 from perfpilot.database.recommendation import (
     AdvisorReport,
     HelpedQuery,
@@ -92,30 +93,50 @@ def verified_recommendations(
     prepared: AdvisorInput, outcome: WhatIfOutcome, window_s: float | None
 ) -> tuple[IndexRecommendation, ...]:
     """The selected indexes, each with the queries whose final plan uses it and costs less;
-    a selected index no final plan uses (another one serves better) is left out."""
-    queries = {q.query.fingerprint: q.query for q in prepared.queries}
-    chosen = frozenset(o.index for o in outcome.selection.chosen)
+    a selected index no final plan uses (another one serves better) is left out. The members
+    of a pair chosen for an OR are recommended one by one, each note naming the other."""
+    chosen = frozenset(i for o in outcome.selection.chosen for i in o.indexes)
     found = []
     for option in outcome.selection.chosen:
-        helped = []
-        for fingerprint, final in outcome.selection.final.items():
-            before = outcome.baselines[fingerprint].total
-            if option.index not in final.used or final.total >= before:
+        members = (option.index, *option.partners)
+        for index in members:
+            helped = _helped(index, prepared, outcome, window_s, chosen)
+            if not helped:
                 continue
-            query = queries[fingerprint]
-            ratio = 1 - final.total / before if before > 0 else 0.0
-            saved = time_saved_ms_per_day(
-                query.calls, query.mean_ms, ratio, window_s, len(final.used & chosen)
-            )
-            helped.append(
-                HelpedQuery(fingerprint, query.text, query.calls, before, final.total, saved)
-            )
-        if helped:
             before_sum = sum(h.cost_before or 0.0 for h in helped)
             after_sum = sum(h.cost_after or 0.0 for h in helped)
             note = (
                 f"verified with HypoPG: the plans of {len(helped)} workload queries use it, "
                 f"planner cost {before_sum:.1f} -> {after_sum:.1f}"
             )
-            found.append(recommendation(option.index, helped, option.size_bytes, note, True))
+            partners = [str(i) for i in members if i != index]
+            if partners:
+                note += (
+                    f"; costed together with {', '.join(partners)}: the plans combine them "
+                    "for an OR (BitmapOr), neither was enough alone"
+                )
+            found.append(recommendation(index, helped, outcome.sizes[index], note, True))
     return tuple(found)
+
+
+def _helped(
+    index: IndexDefinition,
+    prepared: AdvisorInput,
+    outcome: WhatIfOutcome,
+    window_s: float | None,
+    chosen: frozenset[IndexDefinition],
+) -> list[HelpedQuery]:
+    """The queries whose final plan uses ``index`` and costs less than without new indexes."""
+    queries = {q.query.fingerprint: q.query for q in prepared.queries}
+    helped = []
+    for fingerprint, final in outcome.selection.final.items():
+        before = outcome.baselines[fingerprint].total
+        if index not in final.used or final.total >= before:
+            continue
+        query = queries[fingerprint]
+        ratio = 1 - final.total / before if before > 0 else 0.0
+        saved = time_saved_ms_per_day(
+            query.calls, query.mean_ms, ratio, window_s, len(final.used & chosen)
+        )
+        helped.append(HelpedQuery(fingerprint, query.text, query.calls, before, final.total, saved))
+    return helped

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from perfpilot.database.candidates import CandidatePolicy, TableSkip, query_candidates, relevant
 from perfpilot.database.catalog import Catalog
@@ -33,6 +33,7 @@ class ShapedQuery:
     candidates: tuple[IndexDefinition, ...] = ()
     skipped: tuple[TableSkip, ...] = ()
     covered: tuple[IndexDefinition, ...] = ()
+    groups: tuple[tuple[IndexDefinition, ...], ...] = ()  # per OR: one index per branch
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class AdvisorInput:
     queries: tuple[ShapedQuery, ...]
     # Every candidate, with the fingerprints of all queries that use its leading key.
     options: Mapping[IndexDefinition, tuple[str, ...]]
+    # Indexes costed together (the branches of an OR), with the queries that asked for them.
+    groups: Mapping[tuple[IndexDefinition, ...], tuple[str, ...]] = field(default_factory=dict)
 
     def shaped(self) -> tuple[ShapedQuery, ...]:
         return tuple(q for q in self.queries if q.shape is not None)
@@ -59,7 +62,11 @@ def advisor_input(
                     for q in queries
                     if q.shape is not None and relevant(index, q.shape)
                 )
-    return AdvisorInput(queries, options)
+    groups: dict[tuple[IndexDefinition, ...], tuple[str, ...]] = {}
+    for query in queries:
+        for group in query.groups:
+            groups[group] = (*groups.get(group, ()), query.query.fingerprint)
+    return AdvisorInput(queries, options, groups)
 
 
 def merge_fingerprints(workload: Sequence[WorkloadQuery]) -> list[WorkloadQuery]:
@@ -84,4 +91,6 @@ def _shaped(
     if isinstance(shape, Rejection):
         return ShapedQuery(query, None, shape.reason)
     found = query_candidates(shape, catalog, policy)
-    return ShapedQuery(query, shape, None, found.indexes, found.skipped, found.covered)
+    return ShapedQuery(
+        query, shape, None, found.indexes, found.skipped, found.covered, found.groups
+    )

@@ -58,6 +58,16 @@ def run_whatif(
         for index, fingerprints in prepared.options.items()
         if index in sizes
     ]
+    options += [
+        Option(
+            group[0],
+            sum(sizes[i] for i in group),
+            tuple(fp for fp in fingerprints if fp in baselines),
+            partners=group[1:],
+        )
+        for group, fingerprints in prepared.groups.items()
+        if all(i in sizes for i in group)
+    ]
     selection = select_indexes(workload, options, write_shares(catalog), policy, oracle)
     oracle.clear()
     return WhatIfOutcome(

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perfpilot.database.catalog import Catalog, TableInfo
+from perfpilot.database.catalog import Catalog, ExistingIndex, TableInfo
 from perfpilot.database.indexdef import IndexDefinition, IndexKey
-from perfpilot.database.shape import Key, Ordering, QueryShape, TableRef
+from perfpilot.database.like_prefix import prefix_key
+from perfpilot.database.shape import (
+    Disjunction,
+    Key,
+    Ordering,
+    PredicateKind,
+    QueryShape,
+    StatementKind,
+    TableRef,
+)
 
 MIB = 1024 * 1024
 INDEXABLE_KINDS = frozenset({"table", "materialized view"})
@@ -38,16 +47,20 @@ class QueryCandidates:
     indexes: tuple[IndexDefinition, ...]
     skipped: tuple[TableSkip, ...]
     covered: tuple[IndexDefinition, ...]  # left out: an existing index starts with these keys
+    # One index per branch of an OR, to be costed together (each is also a single candidate).
+    groups: tuple[tuple[IndexDefinition, ...], ...] = ()
 
 
 def query_candidates(
     shape: QueryShape, catalog: Catalog, policy: CandidatePolicy
 ) -> QueryCandidates:
     """Candidates for a resolved ``shape``: per table, equality keys first (most selective
-    first), then one range or sort key; none that an existing valid index covers as a prefix."""
+    first), then one range or sort key; none that an existing valid index covers as a prefix.
+    Each OR gives one single-key index per branch, grouped when two or more are new."""
     indexes: list[IndexDefinition] = []
     skipped: list[TableSkip] = []
     already: list[IndexDefinition] = []
+    groups: list[tuple[IndexDefinition, ...]] = []
     for table in shape.tables:
         info = catalog.find(table)
         if info is None:
@@ -61,7 +74,14 @@ def query_candidates(
             if index in indexes or index in already:
                 continue
             (already if covered(index, info) else indexes).append(index)
-    return QueryCandidates(tuple(indexes), tuple(skipped), tuple(already))
+        for disjunction in shape.disjunctions:
+            members = _branch_indexes(disjunction, info)
+            new = [i for i in members if not covered(i, info)]
+            indexes += [i for i in new if i not in indexes]
+            already += [i for i in members if i not in new and i not in already]
+            if len(new) > 1 and tuple(new) not in groups:
+                groups.append(tuple(new))
+    return QueryCandidates(tuple(indexes), tuple(skipped), tuple(already), tuple(groups))
 
 
 def skip_reason(info: TableInfo, policy: CandidatePolicy) -> str | None:
@@ -78,14 +98,22 @@ def skip_reason(info: TableInfo, policy: CandidatePolicy) -> str | None:
 
 
 def covered(index: IndexDefinition, info: TableInfo) -> bool:
-    """Whether a valid, non-partial btree index of ``info`` starts with ``index``'s keys."""
-    labels = index.labels
+    """Whether a valid, non-partial btree index of ``info`` starts with ``index``'s keys, each
+    in the same operator class: a default-class key cannot serve ``LIKE 'abc%'`` under a
+    non-C collation, and a ``text_pattern_ops`` key serves no ``<`` or ORDER BY."""
     return any(
         existing.valid
         and not existing.partial
         and existing.method == "btree"
-        and existing.keys[: len(labels)] == labels
+        and _starts_with(existing, index.keys)
         for existing in info.indexes
+    )
+
+
+def _starts_with(existing: ExistingIndex, keys: tuple[IndexKey, ...]) -> bool:
+    return len(existing.keys) >= len(keys) and all(
+        existing.keys[i] == key.label and existing.opclass(i) == key.opclass
+        for i, key in enumerate(keys)
     )
 
 
@@ -99,7 +127,7 @@ def _key_lists(
     shape: QueryShape, info: TableInfo, policy: CandidatePolicy
 ) -> list[tuple[IndexKey, ...]]:
     equal = _by_selectivity(_keys(shape, info.ref, equality=True), info)
-    ranges = _keys(shape, info.ref, equality=False)
+    ranges = _keys(shape, info.ref, equality=False) + _prefix_keys(shape, info)
     orderings = [_sort_keys(o, equal) for o in shape.orderings if o.table() == info.ref]
     head = tuple(equal[: policy.max_equality_keys])
     lists: list[tuple[IndexKey, ...]] = [(k,) for k in (*equal, *ranges)]
@@ -111,13 +139,48 @@ def _key_lists(
     return [keys for keys in lists if keys]
 
 
+def _branch_indexes(disjunction: Disjunction, info: TableInfo) -> tuple[IndexDefinition, ...]:
+    """One single-key index per OR branch (its most selective equality key, else its first
+    prefix or range key); none when a branch has no key of ``info``. Branches on the same
+    key share one index."""
+    found: list[IndexDefinition] = []
+    for predicates in disjunction.branches:
+        branch = QueryShape(StatementKind.SELECT, (info.ref,), predicates)
+        keys = _by_selectivity(_keys(branch, info.ref, equality=True), info)
+        keys += _prefix_keys(branch, info) + _keys(branch, info.ref, equality=False)
+        if not keys:
+            return ()
+        index = IndexDefinition(info.ref, (keys[0],))
+        if index not in found:
+            found.append(index)
+    return tuple(found)
+
+
 def _keys(shape: QueryShape, table: TableRef, equality: bool) -> list[IndexKey]:
     keys: list[IndexKey] = []
     for predicate in shape.predicates:
-        if predicate.key.table == table and predicate.kind.equality_like == equality:
+        if (
+            predicate.key.table == table
+            and predicate.kind is not PredicateKind.PREFIX
+            and predicate.kind.equality_like == equality
+        ):
             key = _index_key(predicate.key)
             if key not in keys:
                 keys.append(key)
+    return keys
+
+
+def _prefix_keys(shape: QueryShape, info: TableInfo) -> list[IndexKey]:
+    """Keys for ``col LIKE 'abc%'`` on plain columns of a type with a pattern operator class;
+    an expression's type and collation are unknown here, so it gets none."""
+    keys: list[IndexKey] = []
+    for predicate in shape.predicates:
+        column = predicate.key.column
+        if predicate.key.table != info.ref or predicate.kind is not PredicateKind.PREFIX:
+            continue
+        key = prefix_key(column, info.column_types.get(column)) if column else None
+        if key is not None and key not in keys:
+            keys.append(key)
     return keys
 
 

@@ -25,12 +25,18 @@ LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 WHERE c.relkind IN ('r', 'p', 'm', 'v') AND n.nspname = ANY(%(schemas)s)"""
 
 # Key columns only (indnkeyatts): INCLUDE columns cannot serve a predicate or an ordering.
+# pg_get_indexdef(oid, k, true) prints a key without its operator class, so the classes come
+# from indclass: the name of a non-default one (text_pattern_ops), NULL for the default.
 INDEXES_SQL = """/* perfpilot */
 SELECT n.nspname, c.relname, ic.relname, i.indisvalid AND i.indisready, am.amname,
        i.indpred IS NOT NULL,
        array(SELECT pg_get_indexdef(i.indexrelid, k, true)
              FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k),
-       pg_relation_size(i.indexrelid)
+       pg_relation_size(i.indexrelid),
+       array(SELECT CASE WHEN oc.opcdefault THEN NULL ELSE oc.opcname::text END
+             FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS u(opclass, k)
+             JOIN pg_opclass oc ON oc.oid = u.opclass
+             WHERE u.k <= i.indnkeyatts ORDER BY u.k)
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
@@ -45,6 +51,26 @@ SELECT schemaname::text, tablename::text, attname::text, null_frac::float8, n_di
 FROM pg_stats
 WHERE schemaname = ANY(%(schemas)s) AND NOT inherited"""
 
+# Collatable columns of tables, with whether their collation compares byte-wise (C or POSIX,
+# directly or as the database default): only then does a default-class btree serve
+# ``LIKE 'abc%'``. datlocprovider exists from PostgreSQL 15; before, every default is libc.
+COLUMN_TYPES_SQL = """/* perfpilot */
+WITH db AS (
+    SELECT d.datcollate, coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') AS provider
+    FROM pg_database d WHERE d.datname = current_database())
+SELECT n.nspname, c.relname, a.attname::text, t.typname::text,
+       coalesce(co.collprovider = 'c' AND co.collcollate IN ('C', 'POSIX')
+                OR co.collprovider = 'd' AND db.provider = 'c'
+                   AND db.datcollate IN ('C', 'POSIX'), false)
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_collation co ON co.oid = a.attcollation
+CROSS JOIN db
+WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+  AND n.nspname = ANY(%(schemas)s)"""
+
 SEARCH_PATH_SQL = "/* perfpilot */ SELECT current_schemas(false)::text[]"
 
 RELKINDS = {"r": "table", "p": "partitioned table", "m": "materialized view", "v": "view"}
@@ -58,6 +84,20 @@ class ExistingIndex:
     partial: bool
     keys: tuple[str, ...]  # normalized: a column name, or "(expression)"
     size_bytes: int
+    opclasses: tuple[str | None, ...] = ()  # per key: a non-default class, None for default
+
+    def opclass(self, position: int) -> str | None:
+        """The operator class of key ``position``; None for the default (or not read)."""
+        return self.opclasses[position] if position < len(self.opclasses) else None
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A collatable column: its base type name (pg_type.typname: text, varchar, bpchar, ...)
+    and whether its collation compares byte-wise (C or POSIX)."""
+
+    type_name: str
+    c_collation: bool
 
 
 @dataclass(frozen=True)
@@ -82,6 +122,7 @@ class TableInfo:
     view_definition: str | None = None
     indexes: tuple[ExistingIndex, ...] = ()
     stats: Mapping[str, ColumnStats] = field(default_factory=dict)
+    column_types: Mapping[str, ColumnType] = field(default_factory=dict)  # collatable only
 
 
 @dataclass(frozen=True)
@@ -118,11 +159,16 @@ def read_catalog(conn: psycopg.Connection[TupleRow], schemas: Sequence[str]) -> 
     """Read the allow-listed ``schemas``; nothing outside them is ever looked at."""
     params = {"schemas": list(schemas)}
     indexes: dict[TableRef, list[ExistingIndex]] = {}
-    for schema, table, name, valid, method, partial, keys, size in conn.execute(
+    for schema, table, name, valid, method, partial, keys, size, opclasses in conn.execute(
         INDEXES_SQL, params
     ):
-        index = ExistingIndex(name, valid, method, partial, _keys(keys), size)
+        index = ExistingIndex(name, valid, method, partial, _keys(keys), size, tuple(opclasses))
         indexes.setdefault(TableRef(schema, table), []).append(index)
+    column_types: dict[TableRef, dict[str, ColumnType]] = {}
+    for schema, table, column, type_name, c_collation in conn.execute(COLUMN_TYPES_SQL, params):
+        column_types.setdefault(TableRef(schema, table), {})[column] = ColumnType(
+            type_name, c_collation
+        )
     stats: dict[TableRef, dict[str, ColumnStats]] = {}
     for schema, table, column, null_frac, n_distinct, mcv, bounds in conn.execute(
         STATS_SQL, params
@@ -143,6 +189,7 @@ def read_catalog(conn: psycopg.Connection[TupleRow], schemas: Sequence[str]) -> 
             columns=tuple(row[8]),
             indexes=tuple(indexes.get(ref, ())),
             stats=stats.get(ref, {}),
+            column_types=column_types.get(ref, {}),
         )
     path_row = conn.execute(SEARCH_PATH_SQL).fetchone()
     search_path = tuple(s for s in (path_row[0] if path_row else ()) if s in schemas)

@@ -22,16 +22,24 @@ HASH_CHARS = 8
 
 @dataclass(frozen=True)
 class IndexKey:
-    """One key of an index: a column, or an expression (deparsed SQL, columns unqualified)."""
+    """One key of an index: a column, or an expression (deparsed SQL, columns unqualified).
+
+    ``opclass`` is a non-default operator class (``text_pattern_ops``), None for the type's
+    default one: https://www.postgresql.org/docs/current/indexes-opclass.html
+    """
 
     column: str | None
     expression: str | None = None
     descending: bool = False
+    opclass: str | None = None
 
     @property
     def label(self) -> str:
         """The key as the catalog lists it: a column name, or ``(expression)``."""
         return self.column if self.column is not None else f"({self.expression})"
+
+    def __str__(self) -> str:
+        return self.label if self.opclass is None else f"{self.label} {self.opclass}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class IndexDefinition:
         return tuple(k.label for k in self.keys)
 
     def __str__(self) -> str:
-        return f"{self.table} ({', '.join(self.labels)})"
+        return f"{self.table} ({', '.join(map(str, self.keys))})"
 
 
 def index_name(index: IndexDefinition) -> str:
@@ -103,12 +111,17 @@ def expression_node(expression: str) -> ast.Node:
 
 def _element(key: IndexKey) -> ast.IndexElem:
     ordering = SortByDir.SORTBY_DESC if key.descending else SortByDir.SORTBY_DEFAULT
+    opclass = (ast.String(key.opclass),) if key.opclass is not None else None
     if key.column is not None:
         return ast.IndexElem(
-            name=key.column, ordering=ordering, nulls_ordering=SortByNulls.SORTBY_NULLS_DEFAULT
+            name=key.column,
+            opclass=opclass,
+            ordering=ordering,
+            nulls_ordering=SortByNulls.SORTBY_NULLS_DEFAULT,
         )
     return ast.IndexElem(
         expr=expression_node(key.expression or ""),
+        opclass=opclass,
         ordering=ordering,
         nulls_ordering=SortByNulls.SORTBY_NULLS_DEFAULT,
     )
@@ -116,8 +129,11 @@ def _element(key: IndexKey) -> ast.IndexElem:
 
 def _name_part(key: IndexKey) -> str:
     """A key in a name: lower-case letters, digits and underscores (``lower(email)`` gives
-    ``lower_email``); a descending key ends in ``_desc``."""
+    ``lower_email``); a descending key ends in ``_desc``, an operator class is appended
+    (``last_name_text_pattern_ops``) so it never shares a name with the default-class index."""
     text = _sanitize(key.label) or "expr"
+    if key.opclass is not None:
+        text = f"{text}_{_sanitize(key.opclass)}"
     return f"{text}_desc" if key.descending else text
 
 

@@ -48,6 +48,7 @@ def _shape(kind: StatementKind, walker: StatementWalker) -> QueryShape | Rejecti
         kind=kind,
         tables=tuple(walker.tables),
         predicates=tuple(walker.predicates),
+        disjunctions=tuple(walker.disjunctions),
         orderings=tuple(walker.orderings),
         group_by=tuple(walker.group_by),
         param_count=walker.param_count,

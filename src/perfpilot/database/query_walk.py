@@ -17,11 +17,13 @@ from pglast.enums import (
     SubLinkType,
 )
 
+from perfpilot.database.like_prefix import left_anchored
 from perfpilot.database.query_expr import ExpressionReader
 from perfpilot.database.query_scope import Scope, Source
-from perfpilot.database.query_tree import max_param, outer_sublinks
+from perfpilot.database.query_tree import max_param, outer_sublinks, walk
 from perfpilot.database.shape import (
     Bound,
+    Disjunction,
     Key,
     Ordering,
     ParamBound,
@@ -33,6 +35,7 @@ from perfpilot.database.shape import (
 
 # Views nest; PostgreSQL forbids cycles, the limit only bounds the work.
 MAX_VIEW_DEPTH = 8
+LIKE_OPERATOR = "~~"  # LIKE; NOT LIKE (!~~) and ILIKE (~~*) cannot use a btree range
 RANGE_BOUNDS = {"<": Bound.UPPER, "<=": Bound.UPPER, ">": Bound.LOWER, ">=": Bound.LOWER}
 FLIPPED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -48,6 +51,7 @@ class StatementWalker:
     predicates: list[Predicate] = field(default_factory=list)
     orderings: list[Ordering] = field(default_factory=list)
     group_by: list[Key] = field(default_factory=list)
+    disjunctions: list[Disjunction] = field(default_factory=list)
     param_count: int = 0
 
     def statement(self, node: ast.Node | None, parent: Scope | None) -> Source:
@@ -156,6 +160,7 @@ class StatementWalker:
                 self.tables.append(table)
         self.views.extend(v for v in inner.views if v not in self.views)
         self.predicates.extend(inner.predicates)
+        self.disjunctions.extend(inner.disjunctions)
         self.orderings.extend(inner.orderings)
         return source
 
@@ -176,6 +181,8 @@ class StatementWalker:
             for arg in expr.args or ():
                 self._condition(arg, scope, from_join)
             return
+        if isinstance(expr, ast.BoolExpr) and expr.boolop == BoolExprType.OR_EXPR:
+            self._disjunction(expr, scope)
         if isinstance(expr, ast.A_Expr):
             self._a_expr(expr, reader, from_join)
         elif isinstance(expr, ast.NullTest) and expr.nulltesttype == NullTestType.IS_NULL:
@@ -185,6 +192,22 @@ class StatementWalker:
         elif isinstance(expr, ast.SubLink) and expr.subLinkType == SubLinkType.ANY_SUBLINK:
             self._add(reader.key(expr.testexpr), PredicateKind.IN, from_join)
         self._sublinks(expr, scope)
+
+    def _disjunction(self, expr: ast.BoolExpr, scope: Scope) -> None:
+        """Record an OR whose every branch has a predicate an index can serve; a branch
+        without one needs a full scan anyway. Branches holding subqueries are left out: the
+        subquery's own predicates must not pass for the branch's."""
+        if any(isinstance(node, ast.SubLink) for node in walk(expr)):
+            return
+        outer, outer_or = self.predicates, self.disjunctions
+        branches = []
+        for arg in expr.args or ():
+            self.predicates, self.disjunctions = [], []
+            self._condition(arg, scope)
+            branches.append(tuple(p for p in self.predicates if not p.from_join))
+        self.predicates, self.disjunctions = outer, outer_or
+        if branches and all(branches):
+            self.disjunctions.append(Disjunction(tuple(branches)))
 
     def _a_expr(self, expr: ast.A_Expr, reader: ExpressionReader, from_join: bool) -> None:
         operator = str(getattr((expr.name or (None,))[-1], "sval", ""))
@@ -204,6 +227,27 @@ class StatementWalker:
             low, high = expr.rexpr
             params = _param_bounds(low, Bound.LOWER) + _param_bounds(high, Bound.UPPER)
             self._add(reader.key(expr.lexpr), PredicateKind.RANGE, from_join, params)
+        elif expr.kind == A_Expr_Kind.AEXPR_LIKE and operator == LIKE_OPERATOR and left:
+            self._like(left, right, reader)
+
+    def _like(self, left: ast.Node, pattern: ast.Node | None, reader: ExpressionReader) -> None:
+        """``col LIKE 'abc%'`` is a prefix predicate, ``col LIKE '%abc'`` nothing. For
+        ``col LIKE $n`` the pattern is unknown: it is taken for a prefix search and costed with
+        a representative prefix (representative.py), so HypoPG has the last word."""
+        while isinstance(pattern, ast.TypeCast):
+            pattern = pattern.arg
+        key = reader.key(left)
+        if key is None:
+            return
+        if isinstance(pattern, ast.ParamRef) and pattern.number:
+            prefix = Predicate(key, PredicateKind.PREFIX, pattern_param=int(pattern.number))
+            self.predicates.append(prefix)
+        elif (
+            isinstance(pattern, ast.A_Const)
+            and isinstance(pattern.val, ast.String)
+            and left_anchored(pattern.val.sval or "")
+        ):
+            self._add(key, PredicateKind.PREFIX, from_join=False)
 
     def _comparison(
         self, side: ast.Node, operator: str, other: ast.Node, reader: ExpressionReader, join: bool

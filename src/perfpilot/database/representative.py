@@ -7,6 +7,12 @@ useless even when the application asks for "the last few days". Two-sided ranges
 already index-friendly and is left alone. For a one-sided range the parameter is replaced by
 the histogram bound that keeps the outer decile of the rows (the 90th percentile for a lower
 bound, the 10th for an upper bound): a typical application window, stated as an assumption.
+
+``col LIKE $1`` is worse off: the planner can only turn a constant pattern into an index range,
+so a generic plan never uses an index for it. The parameter is replaced by a left-anchored
+prefix of a typical value of the column (like_prefix.representative_pattern): the advisor
+assumes a LIKE with a parameter is a prefix search, and HypoPG then tells whether an index on
+that prefix pays.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pglast import ast
 from pglast.stream import RawStream
 from pglast.visitors import Ancestor, Visitor
 
-from perfpilot.database.catalog import Catalog
+from perfpilot.database.catalog import Catalog, ColumnStats
+from perfpilot.database.like_prefix import representative_pattern
 from perfpilot.database.shape import Bound, Predicate, PredicateKind, QueryShape
 
 KEPT_FRACTION = 0.10
@@ -24,8 +31,14 @@ KEPT_FRACTION = 0.10
 
 def representative_constants(shape: QueryShape, catalog: Catalog) -> dict[int, str]:
     """``$n`` to a constant, for parameters that are the only bound of a range on a column
-    with a histogram; empty when the generic plan is kept."""
+    with a histogram, and a prefix pattern for ``col LIKE $n`` (OR branches included); empty
+    when the generic plan is kept."""
     chosen: dict[int, str] = {}
+    branches = [p for d in shape.disjunctions for branch in d.branches for p in branch]
+    for predicate in (*shape.predicates, *branches):
+        pattern = _pattern(predicate, catalog)
+        if predicate.pattern_param is not None and pattern is not None:
+            chosen[predicate.pattern_param] = pattern
     for predicate in shape.predicates:
         if predicate.kind is not PredicateKind.RANGE or len(_bounds(shape, predicate)) != 1:
             continue
@@ -63,10 +76,22 @@ def _bounds(shape: QueryShape, predicate: Predicate) -> set[Bound]:
 
 
 def _histogram(predicate: Predicate, catalog: Catalog) -> tuple[str, ...]:
+    stats = _stats(predicate, catalog)
+    return stats.histogram_bounds if stats is not None else ()
+
+
+def _pattern(predicate: Predicate, catalog: Catalog) -> str | None:
+    """A prefix pattern for ``col LIKE $n``; None for other predicates or without stats."""
+    stats = _stats(predicate, catalog) if predicate.pattern_param is not None else None
+    if stats is None:
+        return None
+    return representative_pattern(stats.histogram_bounds, stats.most_common_vals)
+
+
+def _stats(predicate: Predicate, catalog: Catalog) -> ColumnStats | None:
     key = predicate.key
     info = catalog.find(key.table) if key.table is not None else None
-    stats = info.stats.get(key.column) if info is not None and key.column else None
-    return stats.histogram_bounds if stats is not None else ()
+    return info.stats.get(key.column) if info is not None and key.column else None
 
 
 class _Substitute(Visitor):

@@ -6,7 +6,16 @@ from dataclasses import replace
 
 from perfpilot.database.catalog import Catalog, TableInfo
 from perfpilot.database.query import is_catalog_table
-from perfpilot.database.shape import Key, Ordering, QueryShape, Rejection, SortKey, TableRef
+from perfpilot.database.shape import (
+    Disjunction,
+    Key,
+    Ordering,
+    Predicate,
+    QueryShape,
+    Rejection,
+    SortKey,
+    TableRef,
+)
 
 
 def resolve_shape(shape: QueryShape, catalog: Catalog) -> QueryShape | Rejection:
@@ -21,18 +30,35 @@ def resolve_shape(shape: QueryShape, catalog: Catalog) -> QueryShape | Rejection
         elif not is_catalog_table(table):
             allowed = ", ".join(catalog.schemas)
             return Rejection(f"table {table} not found in the allow-listed schemas ({allowed})")
-    predicates = tuple(
-        replace(p, key=key) for p in shape.predicates if (key := _bind(p.key, found)) is not None
-    )
+    predicates = _bound(shape.predicates, found)
+    disjunctions = tuple(d for d in (_disjunction(d, found) for d in shape.disjunctions) if d)
     orderings = tuple(o for o in (_ordering(o, found) for o in shape.orderings) if o.keys)
     group_by = tuple(k for k in (_bind(k, found) for k in shape.group_by) if k is not None)
     return replace(
         shape,
         tables=tuple(dict.fromkeys(info.ref for info in found.values())),
         predicates=predicates,
+        disjunctions=disjunctions,
         orderings=orderings,
         group_by=group_by,
     )
+
+
+def _bound(
+    predicates: tuple[Predicate, ...], found: dict[TableRef, TableInfo]
+) -> tuple[Predicate, ...]:
+    return tuple(
+        replace(p, key=key) for p in predicates if (key := _bind(p.key, found)) is not None
+    )
+
+
+def _disjunction(disjunction: Disjunction, found: dict[TableRef, TableInfo]) -> Disjunction | None:
+    """The OR with its keys bound; None unless every branch keeps a key, all on one table
+    (a BitmapOr combines indexes of one table only)."""
+    bound = Disjunction(tuple(_bound(b, found) for b in disjunction.branches))
+    if not all(bound.branches) or len(bound.tables()) != 1:
+        return None
+    return bound
 
 
 def _bind(key: Key, found: dict[TableRef, TableInfo]) -> Key | None:

@@ -20,10 +20,13 @@ class PredicateKind(StrEnum):
     IN = "in"
     IS_NULL = "is_null"
     RANGE = "range"
+    # ``col LIKE 'abc%'``: a btree serves it as the range ['abc', 'abd'), so it sorts with
+    # the ranges, after the equality keys of a composite.
+    PREFIX = "prefix"
 
     @property
     def equality_like(self) -> bool:
-        return self is not PredicateKind.RANGE
+        return self not in (PredicateKind.RANGE, PredicateKind.PREFIX)
 
 
 class Bound(StrEnum):
@@ -76,10 +79,25 @@ class ParamBound:
 
 @dataclass(frozen=True)
 class Predicate:
+    """``pattern_param`` is the ``$n`` of ``col LIKE $n`` (a PREFIX predicate whose pattern is
+    only known from representative values); None for a constant pattern and other kinds."""
+
     key: Key
     kind: PredicateKind
     from_join: bool = False
     params: tuple[ParamBound, ...] = ()
+    pattern_param: int | None = None
+
+
+@dataclass(frozen=True)
+class Disjunction:
+    """``a = $1 OR b = $2``: each branch the indexable predicates of one OR operand, all on
+    one table. No single index serves it, but one per branch gives a BitmapOr."""
+
+    branches: tuple[tuple[Predicate, ...], ...]
+
+    def tables(self) -> set[TableRef | None]:
+        return {p.key.table for branch in self.branches for p in branch}
 
 
 @dataclass(frozen=True)
@@ -113,10 +131,13 @@ class QueryShape:
     group_by: tuple[Key, ...] = ()
     param_count: int = 0
     views: tuple[TableRef, ...] = ()
+    disjunctions: tuple[Disjunction, ...] = ()
 
     def keys_of(self, table: TableRef) -> tuple[Key, ...]:
-        """Every key of ``table`` the query filters, joins, sorts or groups on."""
+        """Every key of ``table`` the query filters (OR branches included), joins, sorts or
+        groups on."""
         keys = [p.key for p in self.predicates]
+        keys += [p.key for d in self.disjunctions for b in d.branches for p in b]
         keys += [s.key for o in self.orderings for s in o.keys]
         return tuple(k for k in (*keys, *self.group_by) if k.table == table)
 
