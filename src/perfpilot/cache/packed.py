@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
@@ -41,14 +40,15 @@ def bulk(arg: bytes) -> bytes:
 def pack(*args: bytes) -> list[bytes]:
     """One command as chunks to write in order; large arguments are not copied."""
     chunks: list[bytes] = []
-    head = b"*%d\r\n" % len(args)
+    parts = [b"*%d\r\n" % len(args)]
     for arg in args:
         if len(arg) > _COPY_LIMIT:
-            chunks += (head + b"$%d\r\n" % len(arg), arg)
-            head = b"\r\n"
+            parts.append(b"$%d\r\n" % len(arg))
+            chunks += (b"".join(parts), arg)
+            parts = [b"\r\n"]
         else:
-            head += b"$%d\r\n%s\r\n" % (len(arg), arg)
-    chunks.append(head)
+            parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    chunks.append(b"".join(parts))
     return chunks
 
 
@@ -78,11 +78,19 @@ def pack_for_keys(commands: Sequence[KeyCommand], keys: Sequence[bytes]) -> byte
     return b"".join(parts)
 
 
-@asynccontextmanager
-async def _connection(client: aioredis.Redis) -> AsyncIterator[AbstractConnection]:
-    """The connection the client's own commands would use: its single connection (where
-    per-connection state such as CLIENT NO-TOUCH lives) under the client's lock, else one
-    from the pool, returned afterwards."""
+async def exchange(
+    client: aioredis.Redis,
+    payload: bytes | Sequence[bytes],
+    replies: int,
+    timeout_s: float | None = None,
+) -> list[object]:
+    """Send ``payload`` and read its ``replies`` raw (bytes, ints, None or ResponseError), on
+    the connection the client's own commands would use: its single connection (where
+    per-connection state such as CLIENT NO-TOUCH lives) under the client's lock, else one from
+    the pool. ``timeout_s`` bounds the whole exchange; None takes the connection's
+    ``socket_timeout`` (no deadline when that is None too, as in redis-py)."""
+    # Plain branches, not an async context manager: this runs on every cache GET and SET, and
+    # a generator-based context manager costs several microseconds a call there.
     if client.single_connection_client:
         await client.initialize()
         # redis-py serializes its single connection with this lock; holding it keeps a
@@ -90,48 +98,42 @@ async def _connection(client: aioredis.Redis) -> AsyncIterator[AbstractConnectio
         async with client._single_conn_lock:
             if client.connection is None:
                 raise RuntimeError("redis-py's initialize() left no single connection")
-            yield client.connection
-        return
+            return await _exchange_on(client.connection, payload, replies, timeout_s)
     pool = client.connection_pool
     conn = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
-        yield conn
+        return await _exchange_on(conn, payload, replies, timeout_s)
     finally:
         await pool.release(conn)
 
 
-async def exchange(
-    client: aioredis.Redis,
+async def _exchange_on(
+    conn: AbstractConnection,
     payload: bytes | Sequence[bytes],
     replies: int,
-    timeout_s: float | None = None,
+    timeout_s: float | None,
 ) -> list[object]:
-    """Send ``payload`` and read its ``replies`` raw (bytes, ints, None or ResponseError).
-
-    ``timeout_s`` bounds the whole exchange; None takes the connection's ``socket_timeout``
-    (no deadline when that is None too, as in redis-py)."""
-    async with _connection(client) as conn:
-        deadline = conn.socket_timeout if timeout_s is None else timeout_s
-        try:
-            await conn.send_packed_command(payload)
-            out: list[object] = []
-            # One deadline for the whole exchange instead of a timer per reply; math.inf
-            # tells redis-py not to arm the connection's socket_timeout on every read.
-            async with asyncio.timeout(deadline):
-                for _ in range(replies):
-                    try:
-                        reply = await conn.read_response(disable_decoding=True, timeout=math.inf)
-                    except ResponseError as exc:
-                        reply = exc
-                    out.append(reply)
-            return out
-        except TimeoutError as exc:
-            await conn.disconnect(nowait=True)
-            raise RedisTimeoutError(f"{replies} replies not read within {deadline} s") from exc
-        except BaseException:
-            # Replies may be left unread: the connection must not be used again as it is.
-            await conn.disconnect(nowait=True)
-            raise
+    deadline = conn.socket_timeout if timeout_s is None else timeout_s
+    try:
+        await conn.send_packed_command(payload)
+        out: list[object] = []
+        # One deadline for the whole exchange instead of a timer per reply; math.inf tells
+        # redis-py not to arm the connection's socket_timeout on every read.
+        async with asyncio.timeout(deadline):
+            for _ in range(replies):
+                try:
+                    reply = await conn.read_response(disable_decoding=True, timeout=math.inf)
+                except ResponseError as exc:
+                    reply = exc
+                out.append(reply)
+        return out
+    except TimeoutError as exc:
+        await conn.disconnect(nowait=True)
+        raise RedisTimeoutError(f"{replies} replies not read within {deadline} s") from exc
+    except BaseException:
+        # Replies may be left unread: the connection must not be used again as it is.
+        await conn.disconnect(nowait=True)
+        raise
 
 
 Fallback = Callable[[], Awaitable[Sequence[object]]]

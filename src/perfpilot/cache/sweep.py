@@ -113,6 +113,23 @@ class _Tally:
     misses: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """One SCAN step's raw replies, read by ``mode``."""
+
+    keys: list[bytes]
+    mode: str
+    replies: list[object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    readings: list[KeyReading]
+    hits: int
+    misses: int
+    big: list[tuple[int, str]]  # (index in readings, type) of keys whose elements to count
+
+
 async def sweep(
     client: aioredis.Redis,
     budget: SweepBudget,
@@ -120,31 +137,30 @@ async def sweep(
     cursor: int = 0,
     use_script: bool = True,
 ) -> SweepResult:
-    """Read keys from ``cursor`` until the pass completes or a budget is spent."""
+    """Read keys from ``cursor`` until the pass completes or a budget is spent.
+
+    Step N's replies are parsed (in a worker thread) while Redis works on step N+1's batch:
+    read one after the other, Redis would idle while Python parses and the other way round.
+    """
     started = time.monotonic()
     cpu_start = cpu_mark = await _server_cpu(client)
     mark = started
     readings: list[KeyReading] = []
-    tally = _Tally()
+    reader = _Reader(client, budget, lfu, "script" if use_script else "pipeline")
+    pending: _Batch | None = None
     paused = 0.0
     stopped_by = "complete"
-    mode = "script" if use_script else "pipeline"
     while True:
         cursor, found = await client.scan(cursor, count=budget.scan_count)
         keys = [k if isinstance(k, bytes) else k.encode() for k in found]
-        if keys:
-            try:
-                batch = await _read(client, keys, budget, lfu, tally, mode)
-            except aioredis.ResponseError:
-                if mode != "script":
-                    raise
-                # Scripting disabled or MEMORY/OBJECT refused inside scripts: use a pipeline.
-                mode = "pipeline"
-                batch = await _read(client, keys, budget, lfu, tally, mode)
-            readings.extend(batch)
+        fetched, parsed = await reader.overlap(keys, pending)
+        if parsed is not None:
+            readings.extend(await reader.settle(parsed))
+        pending = fetched
+        in_hand = len(readings) + (len(pending.keys) if pending else 0)
         if cursor == 0:
             break
-        if len(readings) >= budget.max_keys:
+        if in_hand >= budget.max_keys:
             stopped_by = "max_keys"
             break
         if time.monotonic() - started >= budget.time_s:
@@ -156,6 +172,8 @@ async def sweep(
             await asyncio.sleep(min(pause, 1.0))
             paused += min(pause, 1.0)
         mark, cpu_mark = time.monotonic(), cpu
+    if pending is not None:
+        readings.extend(await reader.settle(await reader.parse(pending)))
     cpu_end = await _server_cpu(client)
     return SweepResult(
         readings=tuple(readings),
@@ -165,9 +183,9 @@ async def sweep(
         duration_s=time.monotonic() - started,
         paused_s=paused,
         server_cpu_s=cpu_end - cpu_start,
-        own_hits=tally.hits,
-        own_misses=tally.misses,
-        mode=mode,
+        own_hits=reader.tally.hits,
+        own_misses=reader.tally.misses,
+        mode=reader.mode,
     )
 
 
@@ -176,41 +194,86 @@ async def _server_cpu(client: aioredis.Redis) -> float:
     return float(info.get("used_cpu_sys", 0.0)) + float(info.get("used_cpu_user", 0.0))
 
 
-async def _read(
-    client: aioredis.Redis,
-    keys: list[bytes],
-    budget: SweepBudget,
-    lfu: bool,
-    tally: _Tally,
-    mode: str,
-) -> list[KeyReading]:
-    if mode == "script":
-        return await _read_script(client, keys, budget, lfu, tally)
-    return await _read_pipeline(client, keys, budget, lfu, tally)
+class _Reader:
+    """Fetches and parses the sweep's batches, falling back from the script to plain commands
+    when scripting is refused (disabled, ACL, or MEMORY/OBJECT not allowed in scripts)."""
+
+    def __init__(self, client: aioredis.Redis, budget: SweepBudget, lfu: bool, mode: str) -> None:
+        self.client, self.budget, self.lfu, self.mode = client, budget, lfu, mode
+        self.tally = _Tally()
+
+    async def fetch(self, keys: list[bytes]) -> _Batch:
+        mode = self.mode
+        if mode == "script":
+            try:
+                return _Batch(
+                    keys, mode, await _fetch_script(self.client, keys, self.budget, self.lfu)
+                )
+            except ResponseError:
+                self.mode = mode = "pipeline"
+        return _Batch(keys, mode, await _fetch_pipeline(self.client, keys, self.budget, self.lfu))
+
+    async def parse(self, batch: _Batch) -> _Parsed:
+        """The batch parsed; a refused script batch is read again with plain commands."""
+        try:
+            return _parse(batch, self.budget, self.lfu)
+        except ResponseError:
+            if batch.mode != "script":
+                raise
+        self.mode = "pipeline"
+        return _parse(await self.fetch(batch.keys), self.budget, self.lfu)
+
+    async def overlap(
+        self, keys: list[bytes], pending: _Batch | None
+    ) -> tuple[_Batch | None, _Parsed | None]:
+        """Fetch ``keys`` while ``pending`` is parsed in a worker thread."""
+        if pending is None:
+            return (await self.fetch(keys) if keys else None), None
+        if not keys:
+            return None, await self.parse(pending)
+        # Both always run to the end (return_exceptions), so a failing parse never leaves a
+        # fetch running on the connection behind the caller's back.
+        fetched, parsed = await asyncio.gather(
+            self.fetch(keys), asyncio.to_thread(_parse, pending, self.budget, self.lfu),
+            return_exceptions=True,
+        )  # fmt: skip
+        if isinstance(fetched, BaseException):
+            raise fetched
+        if isinstance(parsed, ResponseError) and pending.mode == "script":
+            return fetched, await self.parse(pending)
+        if isinstance(parsed, BaseException):
+            raise parsed
+        return fetched, parsed
+
+    async def settle(self, parsed: _Parsed) -> list[KeyReading]:
+        """Count the parsed batch's own lookups and read its big keys' element counts."""
+        self.tally.hits += parsed.hits
+        self.tally.misses += parsed.misses
+        if parsed.big:
+            await _count_elements(self.client, parsed.readings, parsed.big, self.tally)
+        return parsed.readings
 
 
-async def _read_script(
-    client: aioredis.Redis, keys: list[bytes], budget: SweepBudget, lfu: bool, tally: _Tally
-) -> list[KeyReading]:
-    chunks = [keys[i : i + budget.script_batch] for i in range(0, len(keys), budget.script_batch)]
-    replies = await _run_script(client, chunks, budget, lfu)
-    readings = []
-    for chunk, reply in zip(chunks, replies, strict=True):
-        if not isinstance(reply, list):
-            raise _refused(reply, "EVALSHA")
-        for i, key in enumerate(chunk):
-            t, pttl, mem, signal, n = reply[5 * i : 5 * i + 5]
-            kind = t.decode() if isinstance(t, bytes) else str(t)
-            _count_script(kind, int(n), tally)
-            readings.append(_reading(key, kind, int(pttl), int(mem), int(signal), int(n), lfu))
-    return readings
+def _parse(batch: _Batch, budget: SweepBudget, lfu: bool) -> _Parsed:
+    if batch.mode == "script":
+        return _parse_script(batch, budget, lfu)
+    return _parse_pipeline(batch, budget, lfu)
 
 
-async def _run_script(
-    client: aioredis.Redis, chunks: list[list[bytes]], budget: SweepBudget, lfu: bool
+# Type names as Redis sends them, decoded once instead of once per key.
+_TYPES = {t.encode(): t for t in ("none", "string", "list", "hash", "set", "zset", "stream")}
+
+
+def _chunks(keys: list[bytes], size: int) -> list[list[bytes]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+async def _fetch_script(
+    client: aioredis.Redis, keys: list[bytes], budget: SweepBudget, lfu: bool
 ) -> list[object]:
-    """One EVALSHA per chunk, on the client's own connection (``packed.exchange``). SCRIPT LOAD
-    is idempotent and cheap; a script flushed between the two (NOSCRIPT) is loaded once more."""
+    """One EVALSHA per ``script_batch`` keys, on the client's own connection. SCRIPT LOAD is
+    idempotent and cheap; a script flushed between the two (NOSCRIPT) is loaded once more."""
+    chunks = _chunks(keys, budget.script_batch)
     args = (b"lfu" if lfu else b"lru", b"%d" % budget.memory_samples, b"%d" % budget.big_key_bytes)
 
     async def evalsha() -> list[object]:
@@ -229,12 +292,37 @@ async def _run_script(
     return replies
 
 
-def _count_script(kind: str, elements: int, tally: _Tally) -> None:
-    if kind == "none":
-        tally.misses += 1
-        return
-    # TYPE, OBJECT and PTTL hit; the element count is one more lookup.
-    tally.hits += 3 + (1 if elements >= 0 else 0)
+def _parse_script(batch: _Batch, budget: SweepBudget, lfu: bool) -> _Parsed:
+    readings: list[KeyReading] = []
+    hits = misses = 0
+    # The per-key loop is most of the sweep's Python time: plain locals and positional
+    # KeyReading construction keep it near a microsecond a key.
+    chunks = _chunks(batch.keys, budget.script_batch)
+    for chunk, reply in zip(chunks, batch.replies, strict=True):
+        if not isinstance(reply, list) or len(reply) != 5 * len(chunk):
+            raise _refused(reply, "EVALSHA")
+        fields = iter(reply)
+        for key, t, pttl, mem, signal, n in zip(chunk, *[fields] * 5, strict=True):
+            kind = _TYPES.get(t) or (t.decode() if isinstance(t, bytes) else str(t))
+            if kind == "none":
+                misses += 1
+                readings.append(KeyReading(key, kind, pttl, None, None, None, None))
+                continue
+            # TYPE, OBJECT and PTTL hit; the element count is one more lookup.
+            hits += 4 if n >= 0 else 3
+            known = signal if signal >= 0 else None
+            readings.append(
+                KeyReading(
+                    key,
+                    kind,
+                    pttl,
+                    mem if mem >= 0 else None,
+                    known if lfu else None,
+                    None if lfu else known,
+                    n if n >= 0 else None,
+                )
+            )
+    return _Parsed(readings, hits, misses, [])
 
 
 _TYPE = KeyCommand([b"TYPE"])
@@ -243,33 +331,36 @@ _FREQ = KeyCommand([b"OBJECT", b"FREQ"])
 _IDLETIME = KeyCommand([b"OBJECT", b"IDLETIME"])
 
 
-async def _read_pipeline(
-    client: aioredis.Redis, keys: list[bytes], budget: SweepBudget, lfu: bool, tally: _Tally
-) -> list[KeyReading]:
+async def _fetch_pipeline(
+    client: aioredis.Redis, keys: list[bytes], budget: SweepBudget, lfu: bool
+) -> list[object]:
     memory = KeyCommand([b"MEMORY", b"USAGE"], [b"SAMPLES", str(budget.memory_samples).encode()])
     commands = (_TYPE, _PTTL, memory, _FREQ if lfu else _IDLETIME)
-    replies = await exchange(
+    return await exchange(
         client, pack_for_keys(commands, keys), len(commands) * len(keys), budget.batch_timeout_s
     )
+
+
+def _parse_pipeline(batch: _Batch, budget: SweepBudget, lfu: bool) -> _Parsed:
     readings = []
     big: list[tuple[int, str]] = []
-    for i, key in enumerate(keys):
+    hits = misses = 0
+    replies = batch.replies
+    for i, key in enumerate(batch.keys):
         t, pttl, mem, signal = replies[4 * i : 4 * i + 4]
         if isinstance(t, ResponseError) or not isinstance(pttl, int):
             # TYPE and PTTL answer for any key; an error here is a refusal (ACL), not data.
             raise t if isinstance(t, ResponseError) else _refused(pttl, "PTTL")
         kind = t.decode() if isinstance(t, bytes) else str(t)
         for exists in (kind != "none", pttl != -2, isinstance(signal, int)):
-            tally.hits += exists
-            tally.misses += not exists
+            hits += exists
+            misses += not exists
         mem_i = mem if isinstance(mem, int) else -1
         signal_i = signal if isinstance(signal, int) else -1
         readings.append(_reading(key, kind, pttl, mem_i, signal_i, -1, lfu))
         if mem_i >= budget.big_key_bytes and kind in _COUNT_BY_TYPE:
             big.append((len(readings) - 1, kind))
-    if big:
-        await _count_elements(client, readings, big, tally)
-    return readings
+    return _Parsed(readings, hits, misses, big)
 
 
 def _refused(reply: object, command: str) -> ResponseError:
