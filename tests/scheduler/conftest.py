@@ -43,6 +43,17 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
+@pytest.fixture
+def pg_stores(pg_dsn: str) -> Iterator[tuple[Store, Store]]:
+    """Two stores on one PostgreSQL database: the stores of two replicas."""
+    first, second = open_store(pg_dsn), open_store(pg_dsn)
+    first.migrate()
+    second.migrate()
+    yield first, second
+    first.close()
+    second.close()
+
+
 def build_scheduler(
     store: Store,
     url: str,

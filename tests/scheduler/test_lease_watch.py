@@ -16,9 +16,10 @@ from perfpilot.core.clock import ManualClock
 from perfpilot.scheduler.catalog import TaskRegistry
 from perfpilot.scheduler.engine import Scheduler
 from perfpilot.scheduler.entry import lock_key
+from perfpilot.scheduler.ports import Lease
 from perfpilot.scheduler.run import RunStatus
 from perfpilot.store import Store, open_store
-from perfpilot.store.run_lock import PostgresRunLock
+from perfpilot.store.run_lock import LocalRunLock, PostgresRunLock
 
 from .conftest import build_scheduler, every_minute
 
@@ -101,6 +102,26 @@ async def test_lost_lock_cancels_the_run_and_frees_the_task(
     other = await asyncio.to_thread(PostgresRunLock(pg_dsn).try_acquire, KEY)
     assert other is not None
     await asyncio.to_thread(other.release)
+
+
+async def test_lost_concurrency_slot_ends_the_run_like_a_lost_lock(
+    pg_dsn: str, pg_store: Store, clock: ManualClock
+) -> None:
+    task = LongTask()
+    scheduler = await started_scheduler(pg_store, pg_dsn, clock, task)
+    # Once the slot's session is gone another replica could take the slot and run past the
+    # cluster-wide limit, so the run is ended as when its task lock is lost.
+    await asyncio.to_thread(terminate_lock_holder, pg_dsn, "perfpilot:scheduler:slot:0")
+    clock.advance(CHECK_S)
+    written = await scheduler.run_due(clock.now())
+    assert [r.status for r in written] == [RunStatus.FAILED]
+    error = written[0].error or ""
+    assert error.startswith(
+        "run lock lost (slot of perfpilot:scheduler:slot: connection closed: terminating"
+    ), error
+    assert task.cancelled == 1
+    # The task lock went with it.
+    assert await asyncio.to_thread(advisory_lock_pid, pg_dsn, KEY) is None
 
 
 async def test_held_lock_is_checked_without_disturbing_the_run(
@@ -202,6 +223,10 @@ class UnreadableLock:
     def try_acquire(self, key: str) -> UnreadableLease:
         self.leases.append(UnreadableLease())
         return self.leases[-1]
+
+    def try_acquire_slot(self, pool: str, size: int) -> Lease | None:
+        # Only the task lock's check is faulty here; slots come from a working lock.
+        return LocalRunLock().try_acquire_slot(pool, size)
 
 
 async def test_a_failing_check_counts_as_lost_and_the_scheduler_goes_on(

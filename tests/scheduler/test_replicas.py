@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-
-import pytest
 
 from perfpilot.core.clock import ManualClock
 from perfpilot.scheduler.catalog import TaskRegistry
 from perfpilot.scheduler.engine import Scheduler
 from perfpilot.scheduler.run import RunStatus
-from perfpilot.store import Store, open_store
+from perfpilot.store import Store
 from perfpilot.store.run_lock import PostgresRunLock, advisory_key
 
 from .conftest import build_scheduler, every_minute
-
-
-@pytest.fixture
-def pg_stores(pg_dsn: str) -> Iterator[tuple[Store, Store]]:
-    first, second = open_store(pg_dsn), open_store(pg_dsn)
-    first.migrate()
-    second.migrate()
-    yield first, second
-    first.close()
-    second.close()
 
 
 def replicas(

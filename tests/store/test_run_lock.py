@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from tests.pg_locks import advisory_lock_pid, terminate_lock_holder
 
 from perfpilot.store.run_lock import LocalRunLock, PostgresRunLock, advisory_key
@@ -53,3 +54,50 @@ def test_released_leases_are_not_held(pg_dsn: str) -> None:
     assert not local.held()
     assert not remote.held()
     assert local.lost_reason == remote.lost_reason == "released"
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_slot_pool_hands_out_at_most_size_leases(pg_dsn: str, backend: str) -> None:
+    # Two lock instances stand for two replicas; locally both are the one process's lock.
+    local = LocalRunLock()
+    first, second = (
+        (local, local) if backend == "local" else (PostgresRunLock(pg_dsn), PostgresRunLock(pg_dsn))
+    )
+    pool = "perfpilot:scheduler:slot"
+    a = first.try_acquire_slot(pool, 2)
+    b = second.try_acquire_slot(pool, 2)
+    assert a is not None
+    assert b is not None
+    assert second.try_acquire_slot(pool, 2) is None
+    assert first.try_acquire_slot(pool, 2) is None
+    # Another pool and the task locks are independent of this one.
+    heavy = second.try_acquire_slot("perfpilot:scheduler:heavy-slot", 1)
+    assert heavy is not None
+    task = first.try_acquire("perfpilot:task:a")
+    assert task is not None
+    a.release()
+    again = second.try_acquire_slot(pool, 2)
+    assert again is not None
+    assert again.held()
+    assert first.try_acquire_slot(pool, 2) is None
+    for lease in (b, heavy, task, again):
+        lease.release()
+
+
+def test_postgres_slots_are_advisory_locks_on_their_keys(pg_dsn: str) -> None:
+    lock = PostgresRunLock(pg_dsn)
+    lease = lock.try_acquire_slot("perfpilot:scheduler:slot", 3)
+    assert lease is not None
+    assert advisory_lock_pid(pg_dsn, "perfpilot:scheduler:slot:0") is not None
+    second = lock.try_acquire_slot("perfpilot:scheduler:slot", 3)
+    assert second is not None
+    assert advisory_lock_pid(pg_dsn, "perfpilot:scheduler:slot:1") is not None
+    assert advisory_lock_pid(pg_dsn, "perfpilot:scheduler:slot:2") is None
+    # A lost slot is seen by its lease like a lost task lock.
+    terminate_lock_holder(pg_dsn, "perfpilot:scheduler:slot:0")
+    assert lease.held() is False
+    assert (lease.lost_reason or "").startswith("connection closed")
+    assert second.held() is True
+    lease.release()
+    second.release()
+    assert advisory_lock_pid(pg_dsn, "perfpilot:scheduler:slot:1") is None

@@ -110,6 +110,7 @@ class Scheduler:
             config.cancel_grace_s,
             rng,
             config.lease_check_interval_s,
+            config.max_concurrent,
         )
         self.last_error: str | None = None
         self.restored = False

@@ -14,9 +14,10 @@ from perfpilot.core.errors import ConflictError
 from perfpilot.scheduler.catalog import TaskRegistry
 from perfpilot.scheduler.entry import Entry, attempts_left, describe_error, lock_key, retryable
 from perfpilot.scheduler.lease_watch import lost_leases
-from perfpilot.scheduler.policy import retry_delay_s
-from perfpilot.scheduler.ports import RunHistory, RunLock
+from perfpilot.scheduler.policy import SlotPool, retry_delay_s, slot_pools
+from perfpilot.scheduler.ports import Lease, RunHistory, RunLock
 from perfpilot.scheduler.run import RunStatus, RunTrigger, TaskRun
+from perfpilot.scheduler.slots import SLOT_RECHECK_S, LeaseGroup, take_slots
 from perfpilot.scheduler.task import ScheduledTask
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class RunExecutor:
         cancel_grace_s: float = 5.0,
         rng: random.Random | None = None,
         lease_check_interval_s: float = 15.0,
+        max_concurrent: int = 3,
     ) -> None:
         if lease_check_interval_s <= 0:
             raise ValueError(f"lease_check_interval_s must be > 0, not {lease_check_interval_s}")
@@ -50,6 +52,7 @@ class RunExecutor:
         self._cancel_grace_s = cancel_grace_s
         self._rng = rng or random.Random()
         self._lease_check_interval_s = lease_check_interval_s
+        self._max_concurrent = max_concurrent
         self.entries: dict[str, Entry] = {}
         self._observers: list[RunObserver] = []
 
@@ -76,6 +79,8 @@ class RunExecutor:
     # ------------------------------------------------------------------ cycle steps
 
     async def start(self, entry: Entry) -> list[TaskRun]:
+        """Start a queued run, or leave it queued with ``entry.waiting`` set when every slot of a
+        cluster-wide limit is taken (it is tried again on later cycles)."""
         task, run = entry.task, entry.run
         lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(task.id))
         if lease is None:
@@ -93,15 +98,33 @@ class RunExecutor:
                 del self.entries[task.id]
                 await asyncio.to_thread(lease.release)
                 return []
+            group = await self._with_slots(entry, lease)
+            if group is None:
+                return []
+            lease = group
             entry.run = replace(run, started_at=self._clock.now(), attempts=1)
             await asyncio.to_thread(self._history.save_run, entry.run)
         except BaseException:
             self.entries.pop(task.id, None)
             await asyncio.to_thread(lease.release)
             raise
-        entry.lease = lease
+        entry.lease, entry.waiting = lease, None
         self._launch(entry)
         return []
+
+    async def _with_slots(self, entry: Entry, task_lease: Lease) -> LeaseGroup | None:
+        """``task_lease`` plus a slot of each cluster-wide limit; None when a limit is full.
+
+        Then the task lock is given back (so this replica does not hold the task while it
+        waits) and ``entry.waiting`` says which limit is reached.
+        """
+        pools = slot_pools(entry.task, self._max_concurrent)
+        slots = await asyncio.to_thread(take_slots, self._lock, pools)
+        if isinstance(slots, SlotPool):
+            entry.waiting = slots.full
+            await asyncio.to_thread(task_lease.release)
+            return None
+        return LeaseGroup(task_lease, slots)
 
     def _launch(self, entry: Entry) -> None:
         function = self._registry.get(entry.task.function_name)
@@ -170,10 +193,16 @@ class RunExecutor:
 
     async def _retry(self, entry: Entry) -> list[TaskRun]:
         if entry.lease is None:
-            entry.lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(entry.task.id))
-            if entry.lease is None:
+            task_lease = await asyncio.to_thread(self._lock.try_acquire, lock_key(entry.task.id))
+            if task_lease is None:
                 error = f"retry skipped: another replica is running this task; {entry.run.error}"
                 return [await self._finish(entry, RunStatus.FAILED, error)]
+            entry.lease = await self._with_slots(entry, task_lease)
+            if entry.lease is None:
+                # The cluster is busy: the retry waits for a slot like a queued run.
+                entry.retry_at = self._clock.monotonic() + SLOT_RECHECK_S
+                return []
+            entry.waiting = None
         entry.run = replace(entry.run, attempts=entry.run.attempts + 1)
         await asyncio.to_thread(self._history.save_run, entry.run)
         self._launch(entry)

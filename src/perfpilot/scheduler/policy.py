@@ -100,6 +100,38 @@ def start_blocker(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class SlotPool:
+    """A limit shared by every replica: at most ``size`` runs hold one of its slots at once.
+
+    ``full`` is the waiting reason of a run that finds every slot taken.
+    """
+
+    name: str
+    size: int
+    full: str
+
+
+RUN_SLOTS = "perfpilot:scheduler:slot"
+HEAVY_DB_SLOTS = "perfpilot:scheduler:heavy-slot"
+
+
+def slot_pools(task: ScheduledTask, max_concurrent: int) -> list[SlotPool]:
+    """The cluster-wide limits a run of ``task`` counts against, as :func:`start_blocker`'s
+    local ones: ``max_concurrent`` runs in all, one heavy database task."""
+    pools = [
+        SlotPool(
+            RUN_SLOTS,
+            max_concurrent,
+            f"cluster-wide concurrency limit of {max_concurrent} runs reached",
+        )
+    ]
+    if task.heavy_db:
+        full = "cluster-wide limit reached: a heavy database task is running on another replica"
+        pools.append(SlotPool(HEAVY_DB_SLOTS, 1, full))
+    return pools
+
+
 def defer_reason(
     task: ScheduledTask,
     cpu_percent: float | None,

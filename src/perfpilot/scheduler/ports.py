@@ -67,3 +67,8 @@ class RunLock(Protocol):
     def try_acquire(self, key: str) -> Lease | None:
         """The lease on ``key``, or None at once when another holder has it."""
         ...
+
+    def try_acquire_slot(self, pool: str, size: int) -> Lease | None:
+        """A lease on any free one of the ``size`` slots named ``pool``; None at once when
+        every replica sharing the store together holds all of them."""
+        ...

@@ -48,12 +48,15 @@ def task_view(scheduler: Scheduler, task: ScheduledTask, now: datetime) -> TaskV
 
 
 def task_line(view: TaskView) -> str:
-    """One-word state plus detail, e.g. ``enabled, next 2026-03-29T01:00:00+00:00``."""
+    """One-word state plus detail, e.g. ``enabled, next 2026-03-29T01:00:00+00:00`` or
+    ``queued, waiting: cluster-wide concurrency limit of 3 runs reached``."""
     if view.unavailable is not None:
         return f"disabled: {view.unavailable}"
     if not view.task.enabled:
         return "disabled"
     if view.active_state is not None:
+        if view.waiting is not None:
+            return f"{view.active_state}, waiting: {view.waiting}"
         return view.active_state
     if view.next_run_at is None:
         return "enabled, manual runs only"

@@ -5,6 +5,8 @@ lock held on its own connection for the run's duration gives one runner per task
 replica dies, the server ends its session and the lock goes with it. The same is true when only
 the connection dies (server restart, network cut, terminated backend) while the replica keeps
 running, so a lease can tell whether its lock is still held; the scheduler asks periodically.
+A concurrency limit shared by the replicas is a pool of such locks, one per slot: a run holds
+any free one of them (``try_acquire_slot``), so at most ``size`` runs hold one at a time.
 https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
 """
 
@@ -48,6 +50,11 @@ def advisory_key(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
+def slot_keys(pool: str, size: int) -> list[str]:
+    """The keys of the ``size`` slots of ``pool``, in the order they are tried."""
+    return [f"{pool}:{index}" for index in range(size)]
+
+
 def advisory_lock_ids(lock_id: int) -> tuple[int, int]:
     """``(classid, objid)`` under which pg_locks shows the bigint advisory lock ``lock_id``."""
     unsigned = lock_id & 0xFFFF_FFFF_FFFF_FFFF
@@ -67,6 +74,13 @@ class LocalRunLock:
                 return None
             self._held.add(key)
         return _LocalLease(self, key)
+
+    def try_acquire_slot(self, pool: str, size: int) -> _LocalLease | None:
+        for key in slot_keys(pool, size):
+            lease = self.try_acquire(key)
+            if lease is not None:
+                return lease
+        return None
 
     def _release(self, key: str) -> None:
         with self._mutex:
@@ -99,9 +113,30 @@ class PostgresRunLock:
         self._connect_timeout_s = connect_timeout_s
 
     def try_acquire(self, key: str) -> _PostgresLease | None:
-        lock_id = advisory_key(key)
+        return self._try_keys([key])
+
+    def try_acquire_slot(self, pool: str, size: int) -> _PostgresLease | None:
+        return self._try_keys(slot_keys(pool, size))
+
+    def _try_keys(self, keys: list[str]) -> _PostgresLease | None:
+        """A lease on the first of ``keys`` no session holds, all tried on one new connection."""
+        conn = self._connect()
         try:
-            conn = psycopg.connect(
+            conn.execute(_SET_TIMEOUT_SQL, (f"{_CHECK_TIMEOUT_MS}ms",))
+            for key in keys:
+                lock_id = advisory_key(key)
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
+                if row is not None and row[0]:
+                    return _PostgresLease(conn, key, lock_id)
+        except psycopg.Error as exc:
+            conn.close()
+            raise StoreError(f"scheduler lock: acquiring failed: {exc}") from exc
+        conn.close()
+        return None
+
+    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        try:
+            return psycopg.connect(
                 self._conninfo,
                 autocommit=True,
                 connect_timeout=self._connect_timeout_s,
@@ -114,16 +149,6 @@ class PostgresRunLock:
             )
         except psycopg.Error as exc:
             raise StoreError(f"scheduler lock: cannot connect: {exc}") from exc
-        try:
-            conn.execute(_SET_TIMEOUT_SQL, (f"{_CHECK_TIMEOUT_MS}ms",))
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
-        except psycopg.Error as exc:
-            conn.close()
-            raise StoreError(f"scheduler lock: acquiring failed: {exc}") from exc
-        if row is None or not row[0]:
-            conn.close()
-            return None
-        return _PostgresLease(conn, key, lock_id)
 
 
 class _PostgresLease:
