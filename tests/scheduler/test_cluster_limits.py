@@ -7,6 +7,7 @@ manual clock; task functions wait on events, so nothing depends on timing.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from tests.pg_locks import advisory_lock_pid, terminate_lock_holder
@@ -14,10 +15,14 @@ from tests.pg_locks import advisory_lock_pid, terminate_lock_holder
 from perfpilot.core.clock import ManualClock
 from perfpilot.scheduler.catalog import TaskRegistry
 from perfpilot.scheduler.engine import Scheduler
+from perfpilot.scheduler.entry import lock_key
+from perfpilot.scheduler.ports import Lease
 from perfpilot.scheduler.run import RunStatus
 from perfpilot.scheduler.slots import SLOT_RECHECK_S
 from perfpilot.scheduler.status import task_line, task_view
 from perfpilot.store import Store
+from perfpilot.store.base import StoreError
+from perfpilot.store.run_lock import LocalRunLock
 
 from .conftest import T0, build_scheduler, every_minute
 
@@ -185,3 +190,45 @@ async def test_a_retry_waits_for_a_slot_instead_of_failing(
     await r2.wait_attempts()
     (run,) = await r2.run_due(clock.now())
     assert (run.task_id, run.status, run.attempts) == ("b", RunStatus.SUCCEEDED, 2)
+
+
+class SlotsUnreachable(LocalRunLock):
+    """The local lock, but the first ``failures`` slot requests fail as an unreachable store."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def try_acquire_slot(self, pool: str, size: int) -> Lease | None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("scheduler lock: cannot connect: connection refused")
+        return super().try_acquire_slot(pool, size)
+
+
+async def test_a_run_whose_slots_cannot_be_read_stays_queued(
+    sqlite_store: Store, tmp_path: Path, clock: ManualClock
+) -> None:
+    task = HeldTask()
+    registry = TaskRegistry()
+    registry.register("a", task)
+    lock = SlotsUnreachable(failures=1)
+    scheduler = build_scheduler(
+        sqlite_store, f"sqlite:///{tmp_path / 'store.db'}", clock, [every_minute("a")], registry,
+        lock=lock,
+    )  # fmt: skip
+    await scheduler.restore()
+    ticket = await scheduler.run_now("a")
+    assert ticket.started is False
+    assert ticket.waiting is not None
+    assert "store unavailable" in ticket.waiting
+    given_back = lock.try_acquire(lock_key("a"))
+    assert given_back is not None, "the task lock is given back while the run waits"
+    given_back.release()
+    # The store answers again: the queued run starts on the next cycle and is not lost.
+    await scheduler.run_due(clock.now())
+    await task.started.wait()
+    task.release.set()
+    await scheduler.wait_attempts()
+    (run,) = await scheduler.run_due(clock.now())
+    assert (run.task_id, run.status, run.attempts) == ("a", RunStatus.SUCCEEDED, 1)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from perfpilot.core.clock import Clock
-from perfpilot.core.errors import ConflictError
+from perfpilot.core.errors import ConflictError, PerfpilotError
 from perfpilot.scheduler.catalog import TaskRegistry
 from perfpilot.scheduler.entry import Entry, attempts_left, describe_error, lock_key, retryable
 from perfpilot.scheduler.lease_watch import lost_leases
@@ -119,7 +119,15 @@ class RunExecutor:
         waits) and ``entry.waiting`` says which limit is reached.
         """
         pools = slot_pools(entry.task, self._max_concurrent)
-        slots = await asyncio.to_thread(take_slots, self._lock, pools)
+        try:
+            slots = await asyncio.to_thread(take_slots, self._lock, pools)
+        except PerfpilotError as exc:
+            # The lock store did not answer. Like a task lock that could not be taken, the run
+            # stays queued and is tried again on a later cycle: dropping it would lose the run.
+            logger.warning("task %s: cluster-wide slots not taken: %s", entry.task.id, exc)
+            entry.waiting = f"cluster-wide limits unknown, store unavailable: {describe_error(exc)}"
+            await asyncio.to_thread(task_lease.release)
+            return None
         if isinstance(slots, SlotPool):
             entry.waiting = slots.full
             await asyncio.to_thread(task_lease.release)
