@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from perfpilot.cache.packed import KeyCommand, exchange, pack, pack_for_keys
+from perfpilot.cache.packed import KeyCommand, bulk, exchange, pack, pack_for_keys
 
 _COUNT_BY_TYPE = {
-    "string": b"STRLEN",
-    "list": b"LLEN",
-    "hash": b"HLEN",
-    "set": b"SCARD",
-    "zset": b"ZCARD",
-    "stream": b"XLEN",
+    "string": KeyCommand([b"STRLEN"]),
+    "list": KeyCommand([b"LLEN"]),
+    "hash": KeyCommand([b"HLEN"]),
+    "set": KeyCommand([b"SCARD"]),
+    "zset": KeyCommand([b"ZCARD"]),
+    "stream": KeyCommand([b"XLEN"]),
 }
 
 # ARGV: 1 = "lfu" or "lru", 2 = MEMORY USAGE samples, 3 = big-key bytes. Five fields per key:
@@ -217,9 +217,12 @@ class _Reader:
         """The batch parsed; a refused script batch is read again with plain commands."""
         try:
             return _parse(batch, self.budget, self.lfu)
-        except ResponseError:
-            if batch.mode != "script":
-                raise
+        except ResponseError as exc:
+            return await self._recover(batch, exc)
+
+    async def _recover(self, batch: _Batch, refused: ResponseError) -> _Parsed:
+        if batch.mode != "script":
+            raise refused
         self.mode = "pipeline"
         return _parse(await self.fetch(batch.keys), self.budget, self.lfu)
 
@@ -239,8 +242,8 @@ class _Reader:
         )  # fmt: skip
         if isinstance(fetched, BaseException):
             raise fetched
-        if isinstance(parsed, ResponseError) and pending.mode == "script":
-            return fetched, await self.parse(pending)
+        if isinstance(parsed, ResponseError):
+            return fetched, await self._recover(pending, parsed)
         if isinstance(parsed, BaseException):
             raise parsed
         return fetched, parsed
@@ -250,7 +253,9 @@ class _Reader:
         self.tally.hits += parsed.hits
         self.tally.misses += parsed.misses
         if parsed.big:
-            await _count_elements(self.client, parsed.readings, parsed.big, self.tally)
+            await _count_elements(
+                self.client, parsed.readings, parsed.big, self.tally, self.budget.batch_timeout_s
+            )
         return parsed.readings
 
 
@@ -295,34 +300,25 @@ async def _fetch_script(
 def _parse_script(batch: _Batch, budget: SweepBudget, lfu: bool) -> _Parsed:
     readings: list[KeyReading] = []
     hits = misses = 0
-    # The per-key loop is most of the sweep's Python time: plain locals and positional
-    # KeyReading construction keep it near a microsecond a key.
-    chunks = _chunks(batch.keys, budget.script_batch)
-    for chunk, reply in zip(chunks, batch.replies, strict=True):
+    for chunk, reply in zip(_chunks(batch.keys, budget.script_batch), batch.replies, strict=True):
         if not isinstance(reply, list) or len(reply) != 5 * len(chunk):
             raise _refused(reply, "EVALSHA")
         fields = iter(reply)
         for key, t, pttl, mem, signal, n in zip(chunk, *[fields] * 5, strict=True):
-            kind = _TYPES.get(t) or (t.decode() if isinstance(t, bytes) else str(t))
+            kind = _type_name(t)
             if kind == "none":
                 misses += 1
-                readings.append(KeyReading(key, kind, pttl, None, None, None, None))
-                continue
-            # TYPE, OBJECT and PTTL hit; the element count is one more lookup.
-            hits += 4 if n >= 0 else 3
-            known = signal if signal >= 0 else None
-            readings.append(
-                KeyReading(
-                    key,
-                    kind,
-                    pttl,
-                    mem if mem >= 0 else None,
-                    known if lfu else None,
-                    None if lfu else known,
-                    n if n >= 0 else None,
-                )
-            )
+            else:
+                # TYPE, OBJECT and PTTL hit; the element count is one more lookup.
+                hits += 4 if n >= 0 else 3
+            readings.append(_reading(key, kind, pttl, mem, signal, n, lfu))
     return _Parsed(readings, hits, misses, [])
+
+
+def _type_name(reply: object) -> str:
+    if isinstance(reply, bytes):
+        return _TYPES.get(reply) or reply.decode()
+    return str(reply)
 
 
 _TYPE = KeyCommand([b"TYPE"])
@@ -351,7 +347,7 @@ def _parse_pipeline(batch: _Batch, budget: SweepBudget, lfu: bool) -> _Parsed:
         if isinstance(t, ResponseError) or not isinstance(pttl, int):
             # TYPE and PTTL answer for any key; an error here is a refusal (ACL), not data.
             raise t if isinstance(t, ResponseError) else _refused(pttl, "PTTL")
-        kind = t.decode() if isinstance(t, bytes) else str(t)
+        kind = _type_name(t)
         for exists in (kind != "none", pttl != -2, isinstance(signal, int)):
             hits += exists
             misses += not exists
@@ -370,30 +366,31 @@ def _refused(reply: object, command: str) -> ResponseError:
 
 
 async def _count_elements(
-    client: aioredis.Redis, readings: list[KeyReading], big: list[tuple[int, str]], tally: _Tally
+    client: aioredis.Redis,
+    readings: list[KeyReading],
+    big: list[tuple[int, str]],
+    tally: _Tally,
+    timeout_s: float,
 ) -> None:
-    payload = [
-        piece for index, kind in big for piece in pack(_COUNT_BY_TYPE[kind], readings[index].key)
-    ]
-    counts = await exchange(client, payload, len(big), 10.0)
+    payload = [_COUNT_BY_TYPE[kind].with_key(bulk(readings[index].key)) for index, kind in big]
+    counts = await exchange(client, payload, len(big), timeout_s)
     for (index, _), count in zip(big, counts, strict=True):
         if isinstance(count, int):
             tally.hits += 1
-            old = readings[index]
-            readings[index] = KeyReading(
-                old.key, old.type, old.pttl_ms, old.memory_bytes, old.freq, old.idle_s, count
-            )
+            readings[index] = replace(readings[index], elements=count)
 
 
 def _reading(
     key: bytes, kind: str, pttl: int, mem: int, signal: int, n: int, lfu: bool
 ) -> KeyReading:
+    """A reading from the replies' sentinels: a negative value means not known."""
+    known = signal if signal >= 0 else None
     return KeyReading(
-        key=key,
-        type=kind,
-        pttl_ms=pttl,
-        memory_bytes=mem if mem >= 0 else None,
-        freq=signal if lfu and signal >= 0 else None,
-        idle_s=signal if not lfu and signal >= 0 else None,
-        elements=n if n >= 0 else None,
+        key,
+        kind,
+        pttl,
+        mem if mem >= 0 else None,
+        known if lfu else None,
+        None if lfu else known,
+        n if n >= 0 else None,
     )
