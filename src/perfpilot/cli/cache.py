@@ -18,6 +18,9 @@ from perfpilot.cache.optimizer import CacheOptimizer, UnknownActions
 from perfpilot.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    ActionOption,
+    ForceFlag,
+    JsonFlag,
     emit_json,
     fail,
     finish_outcomes,
@@ -31,7 +34,6 @@ from perfpilot.store.factory import open_store
 cache_cli = typer.Typer(help="Cache Optimizer: Redis usage report, hot/cold/big keys, optimize.")
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="Redis URL (default REDIS_URL).")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 T = TypeVar("T")
 
 
@@ -72,10 +74,8 @@ def report(url: UrlOption = None, as_json: JsonFlag = False) -> None:
 @cache_cli.command("optimize")
 def optimize(
     url: UrlOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Apply (up to medium risk).")] = False,
-    action: Annotated[
-        list[str] | None, typer.Option("--action", help="Only this action id (repeatable).")
-    ] = None,
+    force: ForceFlag = False,
+    action: ActionOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Plan the optimizer's actions, or apply them with --force."""

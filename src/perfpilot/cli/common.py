@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -16,6 +16,13 @@ from perfpilot.core.errors import ConfigError
 from perfpilot.core.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+# Options several subcommands take, declared once so their flags and help read the same.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
+ForceFlag = Annotated[bool, typer.Option("--force", help="Apply (up to medium risk).")]
+ActionOption = Annotated[
+    list[str] | None, typer.Option("--action", help="Only this action id (repeatable).")
+]
 
 err = Console(stderr=True)
 

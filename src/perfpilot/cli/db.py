@@ -16,6 +16,9 @@ from perfpilot.app import build_tuner
 from perfpilot.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    ActionOption,
+    ForceFlag,
+    JsonFlag,
     emit_json,
     fail,
     finish_outcomes,
@@ -32,7 +35,6 @@ db_cli = typer.Typer(help="Database Tuner: report, index and configuration advic
 DsnOption = Annotated[
     str | None, typer.Option("--dsn", help="PostgreSQL URL (default DATABASE_URL).")
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 T = TypeVar("T")
 
 
@@ -89,10 +91,8 @@ def advise(dsn: DsnOption = None, as_json: JsonFlag = False) -> None:
 @db_cli.command("optimize")
 def optimize(
     dsn: DsnOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Apply (up to medium risk).")] = False,
-    action: Annotated[
-        list[str] | None, typer.Option("--action", help="Only this action id (repeatable).")
-    ] = None,
+    force: ForceFlag = False,
+    action: ActionOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Plan the tuner's actions, or apply them with --force."""

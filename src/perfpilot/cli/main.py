@@ -14,7 +14,7 @@ from rich.console import Console
 
 from perfpilot.cli import monitor_watch, optimize, status_view
 from perfpilot.cli.cache import cache_cli
-from perfpilot.cli.common import emit_json, load_or_exit
+from perfpilot.cli.common import JsonFlag, emit_json, load_or_exit
 from perfpilot.cli.db import db_cli
 from perfpilot.cli.scaling import scaling_cli
 from perfpilot.cli.tasks import tasks_cli
@@ -37,7 +37,6 @@ cli.command("benchmark")(optimize.benchmark)
 
 err = Console(stderr=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 UrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Base URL of a running perfpilot (default from settings)."),

@@ -16,11 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from perfpilot.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, emit_json, err, load_or_exit
+from perfpilot.cli.common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    JsonFlag,
+    emit_json,
+    err,
+    load_or_exit,
+)
 from perfpilot.optimizer.model import OptimizationType
 
 PREFIX = "/api/v1/performance"
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 UrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Base URL of a running perfpilot (default from settings)."),

@@ -14,6 +14,7 @@ from perfpilot.cli.common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
+    JsonFlag,
     emit_json,
     err,
     load_or_exit,
@@ -32,7 +33,6 @@ from perfpilot.scaling.trace import TraceError, read_trace
 
 scaling_cli = typer.Typer(help="Auto Scaler: status, evaluate, simulate a trace.")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="Base URL of a running perfpilot (default settings).")
 ]

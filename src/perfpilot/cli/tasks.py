@@ -15,14 +15,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from perfpilot.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, err, load_or_exit
+from perfpilot.cli.common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, JsonFlag, err, load_or_exit
 
 PREFIX = "/api/v1/performance/scheduler"
 BAD_STATUSES = {"failed", "timed_out", "missed"}
 
 tasks_cli = typer.Typer(help="Performance Scheduler: tasks and their runs.")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 UrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Base URL of a running perfpilot (default from settings)."),
