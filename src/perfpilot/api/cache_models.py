@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from perfpilot.api.out import Out as _Out
 from perfpilot.cache.executor import ActionOutcome
 from perfpilot.cache.findings import CacheFinding
 from perfpilot.cache.keyrank import RankedKey
@@ -21,10 +22,6 @@ from perfpilot.core.audit import Outcome
 from perfpilot.core.settings import RiskLevel
 
 Figure = float | int | str | None
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class ServerOut(_Out):

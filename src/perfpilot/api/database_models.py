@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from perfpilot.api.out import Out as _Out
 from perfpilot.core.audit import Outcome
 from perfpilot.core.settings import RiskLevel
 from perfpilot.database.checks import HealthReport
@@ -16,10 +17,6 @@ from perfpilot.database.recommendation import AdvisorReport
 from perfpilot.database.tuner import ActionOutcome, TunerReport
 from perfpilot.database.workload import StatementGroup
 from perfpilot.database.workload_availability import WorkloadStatus
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class WorkloadOut(_Out):

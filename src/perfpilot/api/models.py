@@ -6,15 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perfpilot.api.out import Out as _Out
 from perfpilot.core.health import HealthState
 from perfpilot.monitor.model import AlertKind, AlertStatus, Severity
 from perfpilot.monitor.sample import HostSample
 from perfpilot.optimizer.model import OptimizationType
-
-
-class _Out(BaseModel):
-    # from_attributes: the domain dataclasses validate straight into these models.
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class ComponentOut(_Out):

@@ -5,18 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from perfpilot.api.out import Out as _Out
 from perfpilot.core.settings import RiskLevel
 from perfpilot.optimizer.benchmark import BenchmarkRun
 from perfpilot.optimizer.model import Action, Category, Level, TypeAnalysis
 from perfpilot.optimizer.records import ActionRecord
 
 Value = float | int | str | None
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class PriorityActionOut(_Out):

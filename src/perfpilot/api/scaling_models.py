@@ -6,12 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perfpilot.api.out import Out as _Out
 from perfpilot.core.scaling_config import ServiceConfig
 from perfpilot.scaling.model import DecisionSource, Direction
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class ProposalOut(_Out):

@@ -7,13 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from perfpilot.api.out import Out as _Out
 from perfpilot.scheduler.run import RunStatus, RunTrigger, TaskRun
 from perfpilot.scheduler.status import TaskView, task_line
 from perfpilot.scheduler.trigger import ScheduleError, check_cron, parse_zone
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class TaskOut(_Out):
